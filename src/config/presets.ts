@@ -1,0 +1,33 @@
+import type { PipelineConfig } from './schema.js';
+
+/** Deeply partial config, as written in files, presets and overrides. */
+export type ConfigLayer = { [key: string]: unknown };
+
+const base: PipelineConfig = {
+  name: 'sample',
+  seed: 42,
+  dataset: {
+    source: 'sample',
+    format: 'amazon2014',
+    sample: { seed: 20240101, users: 600, items: 300, category: 'Beauty' },
+  },
+  ingest: { kCore: null, dedupe: true, requireMetadata: true, minSequenceLength: 5 },
+};
+
+/**
+ * `tiny`: the bundled synthetic sample, small enough that the whole pipeline runs in minutes on
+ * two cores. `paper`: the values of genrec's LC-Rec on Amazon 2014 (5-core input, users with at
+ * least 5 items); it needs a dataset source.
+ */
+export const PRESETS = {
+  tiny: base,
+  paper: {
+    ...base,
+    name: 'paper',
+    dataset: { ...base.dataset, source: '' },
+    ingest: { kCore: 5, dedupe: true, requireMetadata: true, minSequenceLength: 5 },
+  },
+} satisfies Record<string, PipelineConfig>;
+
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];

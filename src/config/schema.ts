@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+/** Dataset formats that ingestion reads. Later issues add more readers here. */
+export const DATASET_FORMATS = ['amazon2014', 'lcrec'] as const;
+export type DatasetFormat = (typeof DATASET_FORMATS)[number];
+
+/** The bundled synthetic sample: generated from a seed, never committed. */
+const SampleSchema = z.strictObject({
+  seed: z.int().min(0),
+  users: z.int().min(10).max(1_000_000),
+  items: z.int().min(10).max(1_000_000),
+  category: z.string().regex(/^[A-Za-z_]+$/, 'letters and underscores only'),
+});
+
+const DatasetSchema = z.strictObject({
+  /** 'sample' (the bundled generator), or a path to a file or directory. */
+  source: z.string().min(1, 'dataset.source is required: a path, or "sample"'),
+  format: z.enum(DATASET_FORMATS),
+  sample: SampleSchema,
+});
+
+const IngestSchema = z.strictObject({
+  /** Iterative k-core threshold for users and items; 0 turns it off. null: the format's default. */
+  kCore: z.int().min(0).max(1000).nullable(),
+  /** Drop repeated (user, item) interactions, keeping the earliest (spec A.3 step 3). */
+  dedupe: z.boolean(),
+  /** Drop interactions whose item has no metadata record (spec A.3 step 4). */
+  requireMetadata: z.boolean(),
+  /** Minimum sequence length kept after filtering; leave-one-out needs at least 3. */
+  minSequenceLength: z.int().min(3).max(1000),
+});
+
+export const PipelineConfigSchema = z.strictObject({
+  /** Human name of the run, part of its workflow id; a "split" in genrec's sense (beauty, sports, ...). */
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes (max 40)'),
+  /** The run's root seed; every stage derives its own seed from it. */
+  seed: z.int().min(0).max(2 ** 31 - 1),
+  dataset: DatasetSchema,
+  ingest: IngestSchema,
+});
+
+export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;
+export type IngestConfig = PipelineConfig['ingest'];
+export type DatasetConfig = PipelineConfig['dataset'];

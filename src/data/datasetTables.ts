@@ -1,0 +1,98 @@
+import * as arrow from 'apache-arrow';
+import { listOfInt32Vector, listOfInt64Vector, type TableSchema } from '../tables/parquet.js';
+import type { ItemText } from './itemText.js';
+import type { SequenceSet } from './sequences.js';
+
+/**
+ * The three tables ingestion writes; later stages read them back with these schemas.
+ * Ids are contiguous from 0: item_id is also the row of the item in every per-item matrix.
+ */
+export const ITEMS_SCHEMA = {
+  item_id: new arrow.Int32(),
+  source_id: new arrow.Utf8(),
+  asin: new arrow.Utf8(),
+  title: new arrow.Utf8(),
+  description: new arrow.Utf8(),
+  brand: new arrow.Utf8(),
+  categories: new arrow.Utf8(),
+  price: new arrow.Float64(),
+} satisfies TableSchema;
+
+export const INTERACTIONS_SCHEMA = {
+  user_id: new arrow.Int32(),
+  item_id: new arrow.Int32(),
+  /** 0-based position in the user's chronological sequence. */
+  position: new arrow.Int32(),
+  /** Unix seconds as in the source; null when the source has no timestamps. */
+  timestamp: new arrow.Int64(),
+} satisfies TableSchema;
+
+export const SEQUENCES_SCHEMA = {
+  user_id: new arrow.Int32(),
+  source_user_id: new arrow.Utf8(),
+  items: new arrow.List(new arrow.Field('item', new arrow.Int32(), true)),
+  timestamps: new arrow.List(new arrow.Field('item', new arrow.Int64(), true)),
+  length: new arrow.Int32(),
+  /** Leave-one-out (spec A.6): the validation target is items[valid_position] (= length - 2)... */
+  valid_position: new arrow.Int32(),
+  /** ...and the test target items[test_position] (= length - 1); training uses items[0..valid_position). */
+  test_position: new arrow.Int32(),
+} satisfies TableSchema;
+
+export function itemsTable(set: SequenceSet, sourceIds: string[], text: (logItem: number) => ItemText): arrow.Table {
+  const rows = Array.from(set.itemSource, (logItem) => text(logItem));
+  const utf8 = (values: (string | null)[]) => arrow.vectorFromArray(values, new arrow.Utf8());
+  return new arrow.Table({
+    item_id: arrow.makeVector(Int32Array.from(rows, (_, i) => i)),
+    source_id: utf8(Array.from(set.itemSource, (logItem) => sourceIds[logItem]!)),
+    asin: utf8(rows.map((r) => r.asin)),
+    title: utf8(rows.map((r) => r.title)),
+    description: utf8(rows.map((r) => r.description)),
+    brand: utf8(rows.map((r) => r.brand)),
+    categories: utf8(rows.map((r) => r.categories)),
+    price: arrow.vectorFromArray(rows.map((r) => r.price), new arrow.Float64()),
+  });
+}
+
+export function interactionsTable(set: SequenceSet): arrow.Table {
+  const total = set.sequences.reduce((n, s) => n + s.length, 0);
+  const user = new Int32Array(total);
+  const item = new Int32Array(total);
+  const position = new Int32Array(total);
+  const time = new BigInt64Array(total);
+  let row = 0;
+  set.sequences.forEach((seq, u) => {
+    seq.forEach((it, p) => {
+      user[row] = u;
+      item[row] = it;
+      position[row] = p;
+      if (set.timestamps) time[row] = BigInt(Math.round(set.timestamps[u]![p]!));
+      row++;
+    });
+  });
+  const timestamp = set.timestamps
+    ? arrow.makeVector(time)
+    : arrow.makeVector(
+        // parquet-wasm wants the values buffer even when every value is null.
+        arrow.makeData({ type: new arrow.Int64(), length: total, nullCount: total, nullBitmap: new Uint8Array((total + 7) >> 3), data: time }),
+      );
+  return new arrow.Table({
+    user_id: arrow.makeVector(user),
+    item_id: arrow.makeVector(item),
+    position: arrow.makeVector(position),
+    timestamp,
+  });
+}
+
+export function sequencesTable(set: SequenceSet, sourceUserIds: string[]): arrow.Table {
+  const lengths = Int32Array.from(set.sequences, (s) => s.length);
+  return new arrow.Table({
+    user_id: arrow.makeVector(Int32Array.from(lengths, (_, i) => i)),
+    source_user_id: arrow.vectorFromArray(Array.from(set.userSource, (u) => sourceUserIds[u]!), new arrow.Utf8()),
+    items: listOfInt32Vector(set.sequences),
+    timestamps: listOfInt64Vector(set.timestamps ? set.timestamps.map((t) => Array.from(t, Math.round)) : set.sequences.map(() => null)),
+    length: arrow.makeVector(lengths),
+    valid_position: arrow.makeVector(lengths.map((n) => n - 2)),
+    test_position: arrow.makeVector(lengths.map((n) => n - 1)),
+  });
+}

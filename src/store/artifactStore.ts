@@ -1,0 +1,62 @@
+/**
+ * Where stage outputs live. A stage writes its files into an attempt-scoped workspace and publishes
+ * them by writing the key's manifest last; a key without a manifest does not exist. Of two attempts
+ * racing to publish one key, exactly one wins; the loser's files are orphans, swept later.
+ */
+export interface ArtifactFile {
+  name: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface ArtifactManifest {
+  schema: 'lcrec.artifact/1';
+  stage: string;
+  key: string;
+  attempt: string;
+  createdAt: string;
+  /** Files, relative to the attempt's location. */
+  files: ArtifactFile[];
+  /** Small JSON the stage reports (counts, metrics), shown by `lcrec status`. */
+  summary: Record<string, unknown>;
+  /** What the key was computed from, for people auditing a result. */
+  keyInputs: unknown;
+}
+
+export interface Attempt {
+  stage: string;
+  key: string;
+  attempt: string;
+  /** Local directory the stage writes its files into. */
+  dir: string;
+}
+
+export interface RunManifest {
+  schema: 'lcrec.run/1';
+  workflowId: string;
+  runId: string;
+  [field: string]: unknown;
+}
+
+export interface ArtifactStore {
+  /** A human-readable location, e.g. a directory or an s3:// prefix. */
+  readonly location: string;
+  getManifest(stage: string, key: string): Promise<ArtifactManifest | undefined>;
+  /** A fresh workspace for one attempt at producing `key`. */
+  beginAttempt(stage: string, key: string, attempt: string): Promise<Attempt>;
+  /**
+   * Hashes the attempt's files and writes the manifest unless one exists. Returns the manifest
+   * that is now published: this attempt's, or the earlier winner's (then `published` is false).
+   */
+  publish(
+    attempt: Attempt,
+    meta: { summary: Record<string, unknown>; keyInputs: unknown },
+  ): Promise<{ manifest: ArtifactManifest; published: boolean }>;
+  /** Drops an attempt's workspace after a failure. */
+  abandon(attempt: Attempt): Promise<void>;
+  /** A local directory holding the manifest's files, verified against their sizes. */
+  localDir(manifest: ArtifactManifest): Promise<string>;
+  putRunManifest(manifest: RunManifest): Promise<void>;
+  getRunManifest(workflowId: string): Promise<RunManifest | undefined>;
+  listRunManifests(): Promise<RunManifest[]>;
+}
