@@ -38,7 +38,7 @@ export async function runStage(
   work: (w: StageWork) => Promise<Record<string, unknown>>,
 ): Promise<StageOutput> {
   const ctx = Context.current();
-  const attemptId = `${ctx.info.workflowExecution.runId}-a${ctx.info.attempt}`;
+  const attemptId = `${ctx.info.workflowExecution?.runId ?? ctx.info.activityId}-a${ctx.info.attempt}`;
   const attempt = await store.beginAttempt(plan.stage, plan.key, attemptId);
   const started = Date.now();
   const progress = throttled((p: StageHeartbeat) => ctx.heartbeat(p), 1000);

@@ -1,0 +1,12 @@
+import type { ActivityDeps } from './deps.js';
+import { ingestActivities } from './ingest.js';
+import { runManifestActivities } from './runManifest.js';
+
+export type { ActivityDeps } from './deps.js';
+
+/** Every activity, bound to the worker's store and data directory. */
+export function createActivities(deps: ActivityDeps) {
+  return { ...runManifestActivities(deps), ...ingestActivities(deps) };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,23 @@
+import type { PipelineInput, RunStatus } from '../src/pipeline/contracts.js';
+import { environmentFacts } from '../src/util/environment.js';
+import type { ActivityDeps } from './deps.js';
+
+export function runManifestActivities({ store }: ActivityDeps) {
+  return {
+    /**
+     * Writes the run manifest: config, stage keys and timings, code and machine facts. Written at
+     * the start and the end of a run, so `lcrec status` can answer from it alone.
+     */
+    async recordRun(input: PipelineInput, status: RunStatus): Promise<void> {
+      await store.putRunManifest({
+        schema: 'lcrec.run/1',
+        ...status,
+        seed: input.config.seed,
+        config: input.config,
+        codeVersion: input.codeVersion,
+        artifactStore: store.location,
+        environment: await environmentFacts(),
+      });
+    },
+  };
+}

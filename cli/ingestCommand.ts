@@ -1,0 +1,30 @@
+import { SingleBar } from 'cli-progress';
+import type { PipelineConfig } from '../src/config/schema.js';
+import { ingest, type IngestStats } from '../src/data/ingest.js';
+import type { Progress } from '../src/data/itemText.js';
+import { assertFormat } from '../src/data/sources.js';
+
+/** `lcrec ingest`: the ingestion library on its own, no Temporal, with a progress bar. */
+export async function ingestCommand(source: string, format: string, outDir: string, config: PipelineConfig): Promise<IngestStats> {
+  const bar = process.stderr.isTTY ? new SingleBar({ format: ' {phase} [{bar}] {percentage}%', hideCursor: true }) : undefined;
+  let phase = '';
+  const onProgress = (p: Progress) => {
+    if (!bar) {
+      if (p.phase !== phase) process.stderr.write(`  ${p.phase}...\n`);
+    } else if (p.phase !== phase) {
+      bar.stop();
+      bar.start(p.total ?? 1, p.done, { phase: p.phase });
+    } else bar.update(p.done);
+    phase = p.phase;
+  };
+  try {
+    return await ingest(source, assertFormat(format), config.ingest, outDir, { onProgress });
+  } finally {
+    bar?.stop();
+  }
+}
+
+export function formatStats(stats: IngestStats): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  return `${n(stats.users)} users, ${n(stats.items)} items, ${n(stats.interactions)} interactions (avg length ${stats.avgSequenceLength}, k-core ${stats.kCore || 'off'})`;
+}

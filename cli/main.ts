@@ -1,0 +1,163 @@
+import { Command, Option } from 'commander';
+import { stringify as toYaml } from 'yaml';
+import { collectLayers, validateLayers, type ConfigSources } from '../src/config/load.js';
+import { PRESET_NAMES } from '../src/config/presets.js';
+import { DATASET_FORMATS, type PipelineConfig } from '../src/config/schema.js';
+import { BadInputError } from '../src/errors.js';
+import { serverStatus, startServer, stopServer } from '../infra/devServer.js';
+import { lcrecHome } from '../infra/paths.js';
+import { connectWorker, createWorkers, runWorkersUntil } from '../infra/worker.js';
+import { formatStats, ingestCommand } from './ingestCommand.js';
+import { runPipeline, startOrAttach } from './runCommand.js';
+import { listRuns, showStatus } from './statusCommand.js';
+import { openSession, store } from './temporal.js';
+import type { PipelineInput } from '../src/pipeline/contracts.js';
+
+interface ConfigFlags {
+  preset?: string;
+  config?: string[];
+  set?: string[];
+  dataset?: string;
+  format?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function withConfigOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--preset <name>', 'config preset').choices(PRESET_NAMES).default('tiny'))
+    .option('-c, --config <file>', 'YAML or JSON config file (repeatable, applied in order)', collect)
+    .option('--set <key=value>', 'override one config key, e.g. ingest.kCore=10 (repeatable)', collect);
+}
+
+function sourcesOf(flags: ConfigFlags): ConfigSources {
+  const sets = [...(flags.set ?? [])];
+  if (flags.dataset) sets.unshift(`dataset.source=${JSON.stringify(flags.dataset)}`);
+  if (flags.format) sets.unshift(`dataset.format=${flags.format}`);
+  return { preset: flags.preset, files: flags.config, sets };
+}
+
+async function configOf(flags: ConfigFlags): Promise<PipelineConfig> {
+  return validateLayers(await collectLayers(sourcesOf(flags)));
+}
+
+const program = new Command('lcrec')
+  .description('LC-Rec generative recommender pipelines on Temporal')
+  .showHelpAfterError();
+
+withConfigOptions(
+  program
+    .command('run')
+    .description('run the pipeline (every stage built so far); finished stages are reused')
+    .option('--dataset <source>', 'dataset path (file or directory), or "sample"')
+    .addOption(new Option('--format <name>', 'dataset format').choices([...DATASET_FORMATS]))
+    .option('--keep-server', 'leave the local Temporal dev server running afterwards')
+    .option('--detach', 'with TEMPORAL_ADDRESS: return once the run is started'),
+).action(async (flags: ConfigFlags & { keepServer?: boolean; detach?: boolean }) => {
+  const status = await runPipeline(await configOf(flags), { keepServer: flags.keepServer, detach: flags.detach });
+  if (status?.state === 'failed') process.exitCode = 1;
+});
+
+program
+  .command('status [workflowId]')
+  .description('per-stage state of a run (default: the latest); live from Temporal, else from its run manifest')
+  .action(async (workflowId?: string) => {
+    await showStatus(workflowId);
+  });
+
+program
+  .command('resume <workflowId>')
+  .description('run a failed or interrupted run again: finished stages are reused')
+  .option('--keep-server', 'leave the local Temporal dev server running afterwards')
+  .action(async (workflowId: string, flags: { keepServer?: boolean }) => {
+    const manifest = await store().getRunManifest(workflowId);
+    if (!manifest) throw new BadInputError(`no run manifest for ${workflowId} in ${store().location}`);
+    const input: PipelineInput = { config: manifest.config as PipelineConfig, codeVersion: String(manifest.codeVersion) };
+    const status = await startOrAttach(input, workflowId, { keepServer: flags.keepServer });
+    if (status?.state === 'failed') process.exitCode = 1;
+  });
+
+program
+  .command('runs')
+  .description('runs recorded in the artifact store')
+  .command('list')
+  .description('one line per run, oldest first')
+  .action(async () => {
+    await listRuns();
+  });
+
+program
+  .command('worker')
+  .description('poll task queues and run stages (with TEMPORAL_ADDRESS: as part of a cluster)')
+  .addOption(new Option('--queue <queue>', 'which queue to poll').choices(['cpu', 'gpu', 'all']).default('all'))
+  .action(async (flags: { queue: 'cpu' | 'gpu' | 'all' }) => {
+    const session = await openSession({ keepServer: true });
+    if (!session) throw new Error('no Temporal server');
+    const connection = await connectWorker(session.address);
+    const queues = flags.queue === 'all' ? (['cpu', 'gpu'] as const) : ([flags.queue] as const);
+    const workers = await createWorkers({ connection, namespace: session.namespace, queues: [...queues], deps: { store: store(), home: lcrecHome() } });
+    const stop = new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    process.stderr.write(`lcrec worker: polling ${queues.join(', ')} on ${session.address} (Ctrl-C stops)\n`);
+    await runWorkersUntil(workers, stop);
+    await connection.close();
+    await session.close();
+  });
+
+const server = program.command('server').description('the local Temporal dev server (SQLite under LCREC_HOME)');
+server
+  .command('start')
+  .description('start it in the background (no-op when running)')
+  .option('--port <port>', 'gRPC port (default LCREC_TEMPORAL_PORT, else 7233 if free, else any free port)', (v) => Number(v))
+  .action(async (flags: { port?: number }) => {
+    const state = await startServer(lcrecHome(), { port: flags.port });
+    process.stdout.write(`Temporal dev server running at ${state.address} (pid ${state.pid}, db ${state.dbFile})\n`);
+  });
+server
+  .command('stop')
+  .description('stop it')
+  .action(async () => {
+    process.stdout.write((await stopServer(lcrecHome())) ? 'stopped\n' : 'not running\n');
+  });
+server
+  .command('status')
+  .description('is it running, and where')
+  .action(async () => {
+    const state = await serverStatus(lcrecHome());
+    process.stdout.write(state ? `running at ${state.address} (pid ${state.pid}, db ${state.dbFile})\n` : 'not running\n');
+  });
+
+withConfigOptions(
+  program
+    .command('config')
+    .description('pipeline configuration')
+    .command('show')
+    .description('the config layers as given, or with --resolved the validated result')
+    .option('--resolved', 'print the complete validated config'),
+).action(async (flags: ConfigFlags & { resolved?: boolean }) => {
+  const layers = await collectLayers(sourcesOf(flags));
+  const shown = flags.resolved ? validateLayers(layers) : { preset: layers.preset, layers: layers.layers };
+  process.stdout.write(toYaml(shown));
+});
+
+withConfigOptions(
+  program
+    .command('ingest <source>')
+    .description('read a dataset and write interactions/items/sequences Parquet files and stats.json (no Temporal)')
+    .addOption(new Option('--format <name>', 'dataset format').choices([...DATASET_FORMATS]).makeOptionMandatory())
+    .requiredOption('--out <dir>', 'output directory'),
+).action(async (source: string, flags: ConfigFlags & { out: string; format: string }) => {
+  const config = await configOf({ ...flags, format: undefined });
+  const stats = await ingestCommand(source, flags.format, flags.out, config);
+  process.stdout.write(`${formatStats(stats)}\nwrote ${flags.out}/{interactions,items,sequences}.parquet and stats.json\n`);
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`lcrec: error: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (process.env.LCREC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = err instanceof BadInputError ? 2 : 1;
+}

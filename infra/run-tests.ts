@@ -1,0 +1,31 @@
+/**
+ * `npm test`: builds the Temporal CLI when it is not cached yet, points the tests at it and at the
+ * shared datasets when present, then runs every test file with node's test runner.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureTemporalBinary } from './temporalBinary.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return testFiles(path);
+      return name.endsWith('.test.ts') ? [path] : [];
+    });
+}
+
+const env = { ...process.env };
+env.LCREC_TEMPORAL_BIN = await ensureTemporalBinary(env);
+const shared = resolve(root, '..', 'shared', 'datasets');
+if (!env.LCREC_DATASETS && existsSync(shared)) env.LCREC_DATASETS = shared;
+
+const only = process.argv.slice(2);
+const files = only.length > 0 ? only : testFiles(join(root, 'test'));
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { cwd: root, env, stdio: 'inherit' });
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,1 @@
+export { pipelineWorkflow, statusQuery } from './pipeline.js';

@@ -1,0 +1,96 @@
+import { ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { PipelineInput, RunStatus, StageName, StageOutput, StagePlan, StageStatus } from '../src/pipeline/contracts.js';
+import { TASK_QUEUES } from './queues.js';
+
+export const statusQuery = defineQuery<RunStatus>('status');
+
+/** Bad input fails at once; anything else (a lost worker, a full disk, S3 down) retries with backoff. */
+const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 5, nonRetryableErrorTypes: ['BadInputError'] };
+
+const control = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '2m', retry });
+const cpu = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '4h',
+  // Stages heartbeat progress about once a second; a silent minute means the worker is gone.
+  heartbeatTimeout: '1m',
+  retry,
+});
+
+/** The stages in order. Each later stage adds one line here. */
+const STAGES: { stage: StageName; plan: (input: PipelineInput, done: Map<StageName, StageOutput>) => Promise<StagePlan>; run: (plan: StagePlan) => Promise<StageOutput> }[] = [
+  { stage: 'ingest', plan: (input) => control.planIngest(input.config), run: (plan) => cpu.ingest(plan) },
+];
+
+export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus> {
+  const info = workflowInfo();
+  const status: RunStatus = {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    name: input.config.name,
+    state: 'running',
+    startedAt: new Date().toISOString(),
+    stages: STAGES.map(({ stage }) => ({ stage, state: 'pending' })),
+  };
+  setHandler(statusQuery, () => status);
+  await control.recordRun(input, status);
+
+  const outputs = new Map<StageName, StageOutput>();
+  try {
+    for (const [i, { stage, plan, run }] of STAGES.entries()) {
+      const entry = status.stages[i]!;
+      outputs.set(stage, await runOrReuse(entry, () => plan(input, outputs), run));
+    }
+    status.state = 'completed';
+  } catch (err) {
+    status.state = 'failed';
+    status.error = errorMessage(err);
+    for (const entry of status.stages) if (entry.state === 'pending') entry.state = 'skipped';
+  }
+  status.finishedAt = new Date().toISOString();
+  await control.recordRun(input, status);
+  if (status.state === 'failed') {
+    throw ApplicationFailure.create({ message: status.error ?? 'pipeline failed', type: 'PipelineFailed', nonRetryable: true });
+  }
+  return status;
+}
+
+/** A stage whose key already has a manifest is not run again. */
+async function runOrReuse(
+  entry: StageStatus,
+  plan: () => Promise<StagePlan>,
+  run: (plan: StagePlan) => Promise<StageOutput>,
+): Promise<StageOutput> {
+  entry.startedAt = new Date().toISOString();
+  entry.state = 'planning';
+  try {
+    const planned = await plan();
+    entry.key = planned.key;
+    let output: StageOutput;
+    if (planned.cached) {
+      output = planned.cached;
+      entry.state = 'cached';
+    } else {
+      entry.state = 'running';
+      output = await run(planned);
+      entry.state = 'done';
+    }
+    entry.attempt = output.attempt;
+    entry.summary = output.summary;
+    return output;
+  } catch (err) {
+    entry.state = 'failed';
+    entry.error = errorMessage(err);
+    throw err;
+  } finally {
+    entry.finishedAt = new Date().toISOString();
+    entry.durationMs = Date.parse(entry.finishedAt) - Date.parse(entry.startedAt);
+  }
+}
+
+/** Activity failures wrap the real reason in `cause`; show the innermost message. */
+function errorMessage(err: unknown): string {
+  let current = err as { message?: string; cause?: unknown } | undefined;
+  while (current?.cause) current = current.cause as typeof current;
+  return current?.message ?? String(err);
+}
