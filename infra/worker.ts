@@ -62,16 +62,19 @@ export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   if (process.env.LCREC_WORKER_LOG === 'debug') return;
-  Runtime.install({
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: (message, meta) => message.startsWith('No workflows registered') || process.stderr.write(`temporal worker: ${message} ${meta ? JSON.stringify(meta) : ''}\n`),
-      error: (message, meta) => process.stderr.write(`temporal worker: ${message} ${meta ? JSON.stringify(meta) : ''}\n`),
-    },
-  });
+  const print = (level: string) => (message: string, meta?: Record<string, unknown>) => {
+    if (isReportedElsewhere(message, meta)) return;
+    process.stderr.write(`temporal worker ${level}: ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
+  };
+  const silent = () => undefined;
+  Runtime.install({ logger: { log: silent, trace: silent, debug: silent, info: silent, warn: print('warn'), error: print('error') } });
+}
+
+/** Failures the run's status already reports with their reason: no need to log them twice. */
+function isReportedElsewhere(message: string, meta?: Record<string, unknown>): boolean {
+  if (message.startsWith('No workflows registered') || message === 'Workflow failed') return true;
+  const error = meta?.error as { nonRetryable?: boolean } | undefined;
+  return message === 'Activity failed' && error?.nonRetryable === true;
 }
 
 const quietBundlerLogger = {

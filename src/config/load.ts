@@ -93,14 +93,7 @@ export function parseAssignment(assignment: string): ConfigLayer {
   if (!/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/.test(path)) {
     throw new BadInputError(`--set expects key.path=value, got '${assignment}'`, { field: path || assignment });
   }
-  const raw = assignment.slice(eq + 1);
-  let value: unknown;
-  try {
-    value = parseYaml(raw);
-  } catch {
-    value = raw;
-  }
-  if (value === undefined) value = '';
+  const value = parseValue(assignment.slice(eq + 1));
   const keys = path.split('.');
   const root: ConfigLayer = {};
   let node = root;
@@ -109,6 +102,20 @@ export function parseAssignment(assignment: string): ConfigLayer {
     else node = node[key] = {} as ConfigLayer;
   });
   return root;
+}
+
+/**
+ * Numbers, booleans, null, quoted strings and YAML/JSON lists or maps are parsed; anything else
+ * is taken verbatim, so a path like `/data/beauty #2` is not cut at a YAML comment.
+ */
+function parseValue(raw: string): unknown {
+  const text = raw.trim();
+  if (!/^(-?[\d.]+(e[-+]?\d+)?|true|false|null|~|".*"|'.*'|\[.*\]|\{.*\})$/is.test(text)) return raw;
+  try {
+    return parseYaml(text);
+  } catch {
+    return raw;
+  }
 }
 
 function deepMerge(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
