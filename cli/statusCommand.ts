@@ -28,7 +28,12 @@ async function liveStatus(workflowId: string) {
   const session = await openSession({ startServer: false });
   if (!session) return undefined;
   try {
-    return await currentProgress(session.client.workflow.getHandle(workflowId));
+    const handle = session.client.workflow.getHandle(workflowId);
+    const { status } = await handle.describe();
+    // A query needs a worker to replay the workflow; a finished run answers with its result instead.
+    if (status.name === 'RUNNING') return await currentProgress(handle);
+    if (status.name === 'COMPLETED') return { status: (await handle.result()) as RunStatus };
+    return undefined; // failed, cancelled, terminated: the run manifest holds the final status
   } finally {
     await session.close();
   }
