@@ -9,6 +9,8 @@ export const statusQuery = defineQuery<RunStatus>('status');
 const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 5, nonRetryableErrorTypes: ['BadInputError'] };
 
 const control = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '2m', retry });
+/** Planning digests the stage's inputs (for ingestion: every source byte), so it gets time. */
+const planning = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '30m', retry });
 const cpu = proxyActivities<Activities>({
   taskQueue: TASK_QUEUES.cpu,
   startToCloseTimeout: '4h',
@@ -19,7 +21,7 @@ const cpu = proxyActivities<Activities>({
 
 /** The stages in order. Each later stage adds one line here. */
 const STAGES: { stage: StageName; plan: (input: PipelineInput, done: Map<StageName, StageOutput>) => Promise<StagePlan>; run: (plan: StagePlan) => Promise<StageOutput> }[] = [
-  { stage: 'ingest', plan: (input) => control.planIngest(input.config), run: (plan) => cpu.ingest(plan) },
+  { stage: 'ingest', plan: (input) => planning.planIngest(input.config), run: (plan) => cpu.ingest(plan) },
 ];
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus> {

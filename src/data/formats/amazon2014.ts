@@ -1,9 +1,8 @@
 import { BadInputError } from '../../errors.js';
 import { InteractionLog } from '../interactionLog.js';
-import type { ItemText, ProgressSink } from '../itemText.js';
+import { itemTextFromRecord, type ItemText, type ProgressSink } from '../itemText.js';
 import { readLines } from '../lineReader.js';
 import { parsePythonLiteral, PyLiteralError } from '../pyLiteral.js';
-import { cleanBrand, cleanText, cleanTitle, joinCategories } from '../textClean.js';
 
 export interface RawDataset {
   log: InteractionLog;
@@ -51,7 +50,7 @@ export async function readAmazon2014(files: { reviews: string; meta: string }, o
     metaRecords++;
     const asin = requireString(record, 'asin', at);
     const index = log.items.get(asin);
-    if (index !== undefined && !items.has(index)) items.set(index, itemTextOf(record, asin));
+    if (index !== undefined && !items.has(index)) items.set(index, itemTextFromRecord(record, asin));
   }
   return { log, items, counts: { records, metaRecords } };
 }
@@ -73,18 +72,6 @@ function parseMetaLine(line: string, at: { file: string; line: number }): Record
     throw new BadInputError('a metadata line must be a dict', at);
   }
   return value as Record<string, unknown>;
-}
-
-function itemTextOf(record: Record<string, unknown>, asin: string): ItemText {
-  const price = record.price;
-  return {
-    asin,
-    title: cleanTitle(record.title),
-    description: record.description === undefined ? '' : cleanText(record.description),
-    brand: cleanBrand(record.brand),
-    categories: joinCategories(record.categories ?? record.category),
-    price: typeof price === 'number' && Number.isFinite(price) ? price : null,
-  };
 }
 
 export function requireString(record: Record<string, unknown>, field: string, at: { file: string; line?: number }): string {

@@ -3,8 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import StreamObject from 'stream-json/streamers/StreamObject.js';
 import { BadInputError } from '../../errors.js';
 import { InteractionLog } from '../interactionLog.js';
-import type { ItemText } from '../itemText.js';
-import { cleanBrand, cleanText, cleanTitle, joinCategories } from '../textClean.js';
+import { itemTextFromRecord, type ItemText } from '../itemText.js';
 import type { RawDataset, ReadOptions } from './amazon2014.js';
 
 /**
@@ -41,26 +40,15 @@ export async function readLcRec(files: { inter: string; item: string }, opts: Re
     }
     metaRecords++;
     const index = log.items.get(key);
-    if (index !== undefined) items.set(index, itemTextOf(value as Record<string, unknown>));
+    if (index === undefined) continue;
+    const record = value as Record<string, unknown>;
+    items.set(index, itemTextFromRecord(record, typeof record.asin === 'string' && record.asin !== '' ? record.asin : null));
   }
   return {
     log,
     items,
     givenIds: { users: givenUsers, items: log.items.values.map(indexOrNaN) },
     counts: { records, metaRecords },
-  };
-}
-
-function itemTextOf(record: Record<string, unknown>): ItemText {
-  const asin = record.asin;
-  const price = record.price;
-  return {
-    asin: typeof asin === 'string' && asin !== '' ? asin : null,
-    title: cleanTitle(record.title),
-    description: record.description === undefined || record.description === '' ? '' : cleanText(record.description),
-    brand: cleanBrand(record.brand),
-    categories: joinCategories(record.categories),
-    price: typeof price === 'number' && Number.isFinite(price) ? price : null,
   };
 }
 
