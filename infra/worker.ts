@@ -31,6 +31,9 @@ export async function createWorkers(opts: WorkerOptions): Promise<Worker[]> {
         namespace: opts.namespace ?? 'default',
         taskQueue: TASK_QUEUES[queue],
         activities,
+        // Heartbeats carry the progress `lcrec status` shows: send them every couple of seconds
+        // instead of the SDK's default (80% of the heartbeat timeout).
+        maxHeartbeatThrottleInterval: '2s',
         ...(queue === 'cpu' ? { workflowBundle: await workflowBundle() } : {}),
       }),
     ),
