@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.js';
+import { baselineActivities } from './baselines.js';
 import { ingestActivities } from './ingest.js';
 import { runManifestActivities } from './runManifest.js';
 
@@ -6,7 +7,7 @@ export type { ActivityDeps } from './deps.js';
 
 /** Every activity, bound to the worker's store and data directory. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...runManifestActivities(deps), ...ingestActivities(deps) };
+  return { ...runManifestActivities(deps), ...ingestActivities(deps), ...baselineActivities(deps) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

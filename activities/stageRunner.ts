@@ -57,6 +57,13 @@ export async function runStage(
   }
 }
 
+/** A local directory holding an upstream stage's published files. */
+export async function inputDir(store: ArtifactStore, output: StageOutput): Promise<string> {
+  const manifest = await store.getManifest(output.stage, output.key);
+  if (!manifest) throw new Error(`input artifact ${output.stage}/${output.key} has no manifest in ${store.location}`);
+  return store.localDir(manifest);
+}
+
 /** Bad input cannot be fixed by retrying: fail at once, with the reason. */
 export function asTemporalFailure(err: unknown): unknown {
   if (err instanceof BadInputError) {

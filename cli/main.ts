@@ -7,7 +7,10 @@ import { BadInputError } from '../src/errors.js';
 import { serverStatus, startServer, stopServer } from '../infra/devServer.js';
 import { lcrecHome } from '../infra/paths.js';
 import { connectWorker, createWorkers, runWorkersUntil } from '../infra/worker.js';
+import { join } from 'node:path';
+import { runBaselines } from '../src/baselines/runBaselines.js';
 import { formatStats, ingestCommand } from './ingestCommand.js';
+import { renderBaselineReport } from './render.js';
 import { runPipeline, startOrAttach } from './runCommand.js';
 import { listRuns, showStatus } from './statusCommand.js';
 import { openSession, store } from './temporal.js';
@@ -152,6 +155,20 @@ withConfigOptions(
   const config = await configOf({ ...flags, format: undefined });
   const stats = await ingestCommand(source, flags.format, flags.out, config);
   process.stdout.write(`${formatStats(stats)}\nwrote ${flags.out}/{interactions,items,sequences}.parquet and stats.json\n`);
+});
+
+withConfigOptions(
+  program
+    .command('baselines <source>')
+    .description('ingest a dataset and evaluate the baselines on it (no Temporal): metrics.json, predictions.parquet')
+    .addOption(new Option('--format <name>', 'dataset format').choices([...DATASET_FORMATS]).makeOptionMandatory())
+    .requiredOption('--out <dir>', 'output directory (the ingested tables go to <dir>/data)'),
+).action(async (source: string, flags: ConfigFlags & { out: string; format: string }) => {
+  const config = await configOf({ ...flags, format: undefined });
+  const data = join(flags.out, 'data');
+  process.stdout.write(`${formatStats(await ingestCommand(source, flags.format, data, config))}\n`);
+  const report = await runBaselines(data, flags.out, config.baselines);
+  process.stdout.write(`${renderBaselineReport(report)}\nwrote ${flags.out}/metrics.json and predictions.parquet\n`);
 });
 
 try {

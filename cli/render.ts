@@ -1,3 +1,4 @@
+import type { BaselineReport } from '../src/baselines/runBaselines.js';
 import type { RunStatus, StageHeartbeat, StageStatus } from '../src/pipeline/contracts.js';
 
 /** The per-stage table `lcrec run` and `lcrec status` print. */
@@ -43,4 +44,41 @@ export function progressText(stage: string, beat: StageHeartbeat): string {
       ? `${Math.min(100, (100 * beat.done) / beat.total).toFixed(0)}% (${beat.done.toLocaleString('en-US')}/${beat.total.toLocaleString('en-US')})`
       : beat.done.toLocaleString('en-US');
   return `${stage}: ${beat.phase} ${amount}`;
+}
+
+type MetricTable = Record<string, Record<string, Record<string, number>>>;
+
+/** The metrics table of a baselines report (metrics.json). */
+export function renderBaselineReport(report: BaselineReport): string {
+  const table: MetricTable = {};
+  for (const [split, models] of Object.entries(report.splits)) {
+    for (const [model, metrics] of Object.entries(models)) (table[model] ??= {})[split] = metrics as unknown as Record<string, number>;
+  }
+  return renderMetricTable(Object.entries(table));
+}
+
+/**
+ * Every model's metrics side by side (baselines and, once evaluated, the LLM), valid and test:
+ * the comparison a result is judged by.
+ */
+export function renderMetrics(status: RunStatus): string {
+  const rows: [string, Record<string, Record<string, number>>][] = [];
+  for (const stage of status.stages) {
+    const metrics = stage.summary?.metrics as MetricTable | undefined;
+    if (metrics) rows.push(...Object.entries(metrics));
+  }
+  return rows.length === 0 ? '' : renderMetricTable(rows);
+}
+
+function renderMetricTable(rows: [string, Record<string, Record<string, number>>][]): string {
+  const splits = ['valid', 'test'];
+  const names = ['recall@5', 'recall@10', 'ndcg@5', 'ndcg@10'];
+  const width = Math.max(5, ...rows.map(([model]) => model.length));
+  const header = splits.map((s) => names.map((n) => `${s} ${n.replace('recall', 'R').replace('ndcg', 'N')}`.padStart(12)).join('')).join('');
+  const lines = ['results (leave-one-out, full ranking over all items):', `  ${'model'.padEnd(width)}${header}`];
+  for (const [model, bySplit] of rows) {
+    const cells = splits.flatMap((s) => names.map((n) => (bySplit[s]?.[n] !== undefined ? bySplit[s][n]!.toFixed(4) : '-').padStart(12)));
+    lines.push(`  ${model.padEnd(width)}${cells.join('')}`);
+  }
+  return lines.join('\n');
 }

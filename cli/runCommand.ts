@@ -5,7 +5,7 @@ import { digestOf } from '../src/util/canonical.js';
 import { packageVersion } from '../src/util/environment.js';
 import { TASK_QUEUES } from '../workflows/queues.js';
 import { followRun } from './follow.js';
-import { renderStatus } from './render.js';
+import { renderMetrics, renderStatus } from './render.js';
 import { openSession } from './temporal.js';
 
 /**
@@ -50,6 +50,8 @@ export async function startOrAttach(input: PipelineInput, workflowId: string, op
     if (opts.detach && !session.embedded) return undefined;
     const status = await session.serve(followRun(handle));
     out.write(`${renderStatus(status, 'workflow')}\n`);
+    const metrics = renderMetrics(status);
+    if (metrics) out.write(`${metrics}\n`);
     return status;
   } finally {
     await session.close();

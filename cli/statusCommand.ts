@@ -1,7 +1,7 @@
 import type { RunStatus } from '../src/pipeline/contracts.js';
 import type { RunManifest } from '../src/store/artifactStore.js';
 import { currentProgress } from './follow.js';
-import { progressText, renderStatus } from './render.js';
+import { progressText, renderMetrics, renderStatus } from './render.js';
 import { openSession, store } from './temporal.js';
 
 /**
@@ -15,12 +15,16 @@ export async function showStatus(workflowId: string | undefined, out: NodeJS.Wri
   if (live) {
     out.write(`${renderStatus(live.status, 'Temporal')}\n`);
     if (live.beat) out.write(`  now: ${progressText(live.beat.stage, live.beat.beat)}\n`);
+    const metrics = renderMetrics(live.status);
+    if (metrics) out.write(`${metrics}\n`);
     return live.status;
   }
   const manifest = await store().getRunManifest(id);
   if (!manifest) throw new Error(`no run ${id}: not on the Temporal server and no run manifest in ${store().location}`);
   const status = statusFromManifest(manifest);
   out.write(`${renderStatus(status, 'run manifest')}\n`);
+  const metrics = renderMetrics(status);
+  if (metrics) out.write(`${metrics}\n`);
   return status;
 }
 

@@ -22,6 +22,7 @@ const cpu = proxyActivities<Activities>({
 /** The stages in order. Each later stage adds one line here. */
 const STAGES: { stage: StageName; plan: (input: PipelineInput, done: Map<StageName, StageOutput>) => Promise<StagePlan>; run: (plan: StagePlan) => Promise<StageOutput> }[] = [
   { stage: 'ingest', plan: (input) => planning.planIngest(input.config), run: (plan) => cpu.ingest(plan) },
+  { stage: 'baselines', plan: (input, done) => planning.planBaselines(input.config, done.get('ingest')!), run: (plan) => cpu.baselines(plan) },
 ];
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus> {

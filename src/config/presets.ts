@@ -12,6 +12,7 @@ const base: PipelineConfig = {
     sample: { seed: 20240101, users: 600, items: 300, category: 'Beauty' },
   },
   ingest: { kCore: null, dedupe: true, requireMetadata: true, minSequenceLength: 5 },
+  baselines: { models: ['popularity', 'item-transition'], topK: 10 },
 };
 
 /**

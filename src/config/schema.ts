@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BASELINE_MODELS } from '../baselines/models.js';
 
 /** Dataset formats that ingestion reads. Later issues add more readers here. */
 export const DATASET_FORMATS = ['amazon2014', 'lcrec'] as const;
@@ -30,6 +31,13 @@ const IngestSchema = z.strictObject({
   minSequenceLength: z.int().min(3).max(1000),
 });
 
+const BaselinesSchema = z.strictObject({
+  /** Which simple recommenders are evaluated beside every result. */
+  models: z.array(z.enum(BASELINE_MODELS)).min(1),
+  /** Length of each recommended list: the largest K of the metrics. */
+  topK: z.int().min(10).max(1000),
+});
+
 export const PipelineConfigSchema = z.strictObject({
   /** Human name of the run, part of its workflow id; a "split" in genrec's sense (beauty, sports, ...). */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes (max 40)'),
@@ -37,6 +45,7 @@ export const PipelineConfigSchema = z.strictObject({
   seed: z.int().min(0).max(2 ** 31 - 1),
   dataset: DatasetSchema,
   ingest: IngestSchema,
+  baselines: BaselinesSchema,
 });
 
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;

@@ -52,6 +52,8 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /completed/);
     assert.match(first.stdout, /ingest\s+done\s+ingest-[0-9a-f]{32}/);
+    assert.match(first.stdout, /baselines\s+done/);
+    assert.match(first.stdout, /item-transition(\s+0\.\d{4}){8}/, 'npm start prints the baselines');
     const workflowId = /run (lcrec-sample-[0-9a-f]{12})/.exec(first.stdout)?.[1];
     assert.ok(workflowId, first.stdout);
 
@@ -59,6 +61,7 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, new RegExp(`run ${workflowId}`));
     assert.match(second.stdout, /ingest\s+cached/);
+    assert.match(second.stdout, /baselines\s+cached/);
 
     assert.match((await lcrec('server', 'status')).stdout, /not running/, 'npm start leaves no server process behind');
     const status = await lcrec('status', workflowId);
@@ -135,5 +138,22 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
     assert.match(result.stdout, /22,363 users, 12,101 items, 198,502 interactions/);
     const stats = JSON.parse(await readFile(join(out, 'stats.json'), 'utf8')) as Record<string, number>;
     assert.deepEqual([stats.users, stats.items, stats.interactions], [22363, 12101, 198502]);
+  });
+
+  test('baselines on the real Beauty data: item-transition reaches the known Recall@10 (valid 0.084, test 0.066)', async (t) => {
+    const beauty = process.env.LCREC_DATASETS && join(process.env.LCREC_DATASETS, 'amazon2014-beauty');
+    if (!beauty || !existsSync(beauty)) {
+      t.skip('LCREC_DATASETS not set or amazon2014-beauty absent: the real Beauty data is not on this machine');
+      return;
+    }
+    const out = join(home, 'beauty-baselines');
+    const result = await lcrec('baselines', beauty, '--format', 'lcrec', '--out', out);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as {
+      splits: Record<string, Record<string, Record<string, number>>>;
+    };
+    assert.equal(report.splits.valid!['item-transition']!['recall@10']!.toFixed(3), '0.084');
+    assert.equal(report.splits.test!['item-transition']!['recall@10']!.toFixed(3), '0.066');
+    assert.ok(report.splits.test!.popularity!['recall@10']! < 0.02);
   });
 });

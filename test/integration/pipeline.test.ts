@@ -53,7 +53,7 @@ describe('pipeline workflow on a real Temporal dev server', () => {
     const ingest = first.status.stages.find((s) => s.stage === 'ingest')!;
     assert.equal(ingest.state, 'done');
     assert.ok((ingest.summary?.users as number) > 400, `users: ${ingest.summary?.users}`);
-    assert.deepEqual(await activityTypesScheduled(first.handle), ['recordRun', 'planIngest', 'ingest', 'recordRun']);
+    assert.deepEqual(await activityTypesScheduled(first.handle), ['recordRun', 'planIngest', 'ingest', 'planBaselines', 'baselines', 'recordRun']);
 
     const second = await run(config);
     assert.equal(second.handle.workflowId, first.handle.workflowId, 'same dataset + config + code: same workflow id');
@@ -61,7 +61,8 @@ describe('pipeline workflow on a real Temporal dev server', () => {
     const again = second.status.stages.find((s) => s.stage === 'ingest')!;
     assert.equal(again.state, 'cached');
     assert.equal(again.key, ingest.key);
-    assert.deepEqual(await activityTypesScheduled(second.handle), ['recordRun', 'planIngest', 'recordRun'], 'the ingest activity did not run again');
+    assert.deepEqual(await activityTypesScheduled(second.handle), ['recordRun', 'planIngest', 'planBaselines', 'recordRun'], 'no stage activity ran again');
+    assert.equal(second.status.stages.find((s) => s.stage === 'baselines')!.state, 'cached');
 
     // One attempt directory: nothing was written twice.
     const attempts = await readdir(join(fx.home, 'artifacts', 'ingest', ingest.key!, 'attempts'));
