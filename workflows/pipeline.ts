@@ -19,8 +19,15 @@ const cpu = proxyActivities<Activities>({
   retry,
 });
 
+interface StageStep {
+  stage: StageName;
+  /** Computes the stage's key from its config slice and upstream outputs (`done`). */
+  plan: (input: PipelineInput, done: Map<StageName, StageOutput>) => Promise<StagePlan>;
+  run: (plan: StagePlan) => Promise<StageOutput>;
+}
+
 /** The stages in order. Each later stage adds one line here. */
-const STAGES: { stage: StageName; plan: (input: PipelineInput, done: Map<StageName, StageOutput>) => Promise<StagePlan>; run: (plan: StagePlan) => Promise<StageOutput> }[] = [
+const STAGES: StageStep[] = [
   { stage: 'ingest', plan: (input) => planning.planIngest(input.config), run: (plan) => cpu.ingest(plan) },
   { stage: 'baselines', plan: (input, done) => planning.planBaselines(input.config, done.get('ingest')!), run: (plan) => cpu.baselines(plan) },
 ];
