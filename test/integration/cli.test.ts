@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -83,6 +83,28 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
     assert.match(status.stdout, /from Temporal/, 'status is live while the server runs');
     assert.match((await lcrec('server', 'stop')).stdout, /stopped/);
     assert.throws(() => process.kill(pid, 0), 'the server process is gone');
+  });
+
+  test('with TEMPORAL_ADDRESS, run only talks to the cluster and a separate `lcrec worker` process does the work', async () => {
+    const started = await lcrec('server', 'start');
+    const address = /running at (\S+)/.exec(started.stdout)![1]!;
+    const clusterEnv = { ...env, TEMPORAL_ADDRESS: address };
+    const worker = spawn(process.execPath, [BIN, 'worker', '--queue', 'all'], { env: clusterEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      const run = await new Promise<Result>((resolve) => {
+        execFile(process.execPath, [BIN, 'run', '--set', 'name=cluster'], { env: clusterEnv, timeout: 120_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? 1 : 0, stdout, stderr }),
+        );
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /cluster workers/);
+      assert.match(run.stdout, /completed/);
+      assert.doesNotMatch(run.stderr, /starting the local Temporal dev server/);
+    } finally {
+      worker.kill('SIGTERM');
+      await new Promise((resolve) => worker.once('exit', resolve));
+      await lcrec('server', 'stop');
+    }
   });
 
   test('a failed run reports the bad line, exits non-zero, and resume finishes it once the data is fixed', async () => {
