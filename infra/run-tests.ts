@@ -1,11 +1,13 @@
 /**
- * `npm test`: builds the Temporal CLI when it is not cached yet, points the tests at it and at the
- * shared datasets when present, then runs every test file with node's test runner.
+ * `npm test`: builds the Temporal CLI and MinIO (the S3 server of the store tests) when they are
+ * not cached yet, points the tests at them and at the shared datasets when present, then runs
+ * every test file with node's test runner.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureMinioBinary } from './minioBinary.js';
 import { ensureTemporalBinary } from './temporalBinary.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -22,6 +24,7 @@ function testFiles(dir: string): string[] {
 
 const env = { ...process.env };
 env.LCREC_TEMPORAL_BIN = await ensureTemporalBinary(env);
+env.LCREC_MINIO_BIN = await ensureMinioBinary(env);
 const shared = resolve(root, '..', 'shared', 'datasets');
 if (!env.LCREC_DATASETS && existsSync(shared)) env.LCREC_DATASETS = shared;
 

@@ -38,9 +38,30 @@ export interface RunManifest {
   [field: string]: unknown;
 }
 
+/** An attempt's files that no manifest points at: a failed attempt, or the loser of a race. */
+export interface OrphanAttempt {
+  stage: string;
+  key: string;
+  attempt: string;
+  files: number;
+  bytes: number;
+  /** When its newest file was written. */
+  lastModified: string;
+}
+
+export interface SweepReport {
+  orphans: OrphanAttempt[];
+  /** Unfinished multipart uploads (S3 only) older than the threshold. */
+  incompleteUploads: number;
+  /** False for a dry run: nothing was removed. */
+  removed: boolean;
+}
+
 export interface ArtifactStore {
-  /** A human-readable location, e.g. a directory or an s3:// prefix. */
+  /** A human-readable location, e.g. a directory or an s3:// prefix. Never holds a credential. */
   readonly location: string;
+  /** Fails with one clear error when the store cannot be read and written (e.g. bad S3 credentials). */
+  check(): Promise<void>;
   getManifest(stage: string, key: string): Promise<ArtifactManifest | undefined>;
   /** A fresh workspace for one attempt at producing `key`. */
   beginAttempt(stage: string, key: string, attempt: string): Promise<Attempt>;
@@ -54,9 +75,14 @@ export interface ArtifactStore {
   ): Promise<{ manifest: ArtifactManifest; published: boolean }>;
   /** Drops an attempt's workspace after a failure. */
   abandon(attempt: Attempt): Promise<void>;
-  /** A local directory holding the manifest's files, verified against their sizes. */
+  /** A local directory holding the manifest's files, verified (sizes; sha256 when downloaded). */
   localDir(manifest: ArtifactManifest): Promise<string>;
   putRunManifest(manifest: RunManifest): Promise<void>;
   getRunManifest(workflowId: string): Promise<RunManifest | undefined>;
   listRunManifests(): Promise<RunManifest[]>;
+  /**
+   * Finds attempt prefixes that their key's manifest does not reference and whose newest file is
+   * older than `olderThanMs`, and removes them unless `dryRun`.
+   */
+  sweep(opts: { olderThanMs: number; dryRun?: boolean }): Promise<SweepReport>;
 }

@@ -1,8 +1,9 @@
-import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
-import type { ArtifactFile, ArtifactManifest, ArtifactStore, Attempt, RunManifest } from './artifactStore.js';
+import type { ArtifactFile, ArtifactManifest, ArtifactStore, Attempt, OrphanAttempt, RunManifest, SweepReport } from './artifactStore.js';
 import { sha256File } from './digest.js';
+import { isSafeSegment, safeSegment } from './names.js';
 
 /**
  * Artifact store in a local directory:
@@ -20,8 +21,16 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   private keyDir(stage: string, key: string): string {
-    if (!/^[\w.-]+$/.test(stage) || !/^[\w.-]+$/.test(key)) throw new Error(`invalid artifact name ${stage}/${key}`);
-    return join(this.root, stage, key);
+    return join(this.root, safeSegment('stage name', stage), safeSegment('artifact key', key));
+  }
+
+  private attemptDir(stage: string, key: string, attempt: string): string {
+    return join(this.keyDir(stage, key), 'attempts', safeSegment('attempt id', attempt));
+  }
+
+  async check(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    await access(this.root, constants.W_OK | constants.R_OK);
   }
 
   async getManifest(stage: string, key: string): Promise<ArtifactManifest | undefined> {
@@ -36,7 +45,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async beginAttempt(stage: string, key: string, attempt: string): Promise<Attempt> {
-    const dir = join(this.keyDir(stage, key), 'attempts', attempt);
+    const dir = this.attemptDir(stage, key, attempt);
     // A retried attempt with the same id starts clean: leftovers of a crash are not trusted.
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
@@ -48,7 +57,7 @@ export class LocalArtifactStore implements ArtifactStore {
     meta: { summary: Record<string, unknown>; keyInputs: unknown },
   ): Promise<{ manifest: ArtifactManifest; published: boolean }> {
     const names = (await readdir(attempt.dir, { withFileTypes: true }))
-      .filter((e) => e.isFile() && !e.name.includes('.tmp-'))
+      .filter((e) => e.isFile() && !e.name.includes('.tmp-') && isSafeSegment(e.name))
       .map((e) => e.name)
       .sort();
     const files: ArtifactFile[] = [];
@@ -84,9 +93,9 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async localDir(manifest: ArtifactManifest): Promise<string> {
-    const dir = join(this.keyDir(manifest.stage, manifest.key), 'attempts', manifest.attempt);
+    const dir = this.attemptDir(manifest.stage, manifest.key, manifest.attempt);
     for (const file of manifest.files) {
-      const size = await stat(join(dir, file.name)).then((s) => s.size, () => -1);
+      const size = await stat(join(dir, safeSegment('file name', file.name))).then((s) => s.size, () => -1);
       if (size !== file.bytes) {
         throw new Error(
           `artifact ${manifest.stage}/${manifest.key}: file ${file.name} is ${size < 0 ? 'missing' : `${size} bytes, manifest says ${file.bytes}`}`,
@@ -97,14 +106,13 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   private runDir(workflowId: string): string {
-    if (!/^[\w.-]+$/.test(workflowId)) throw new Error(`invalid workflow id ${workflowId}`);
-    return join(this.root, 'runs', workflowId);
+    return join(this.root, 'runs', safeSegment('workflow id', workflowId));
   }
 
   async putRunManifest(manifest: RunManifest): Promise<void> {
     const dir = this.runDir(manifest.workflowId);
     await mkdir(dir, { recursive: true });
-    const file = join(dir, `${manifest.runId}.json`);
+    const file = join(dir, `${safeSegment('run id', manifest.runId)}.json`);
     const scratch = `${file}.tmp-${process.pid}-${Date.now()}`;
     await writeFile(scratch, JSON.stringify(manifest, null, 2));
     await rename(scratch, file);
@@ -125,6 +133,28 @@ export class LocalArtifactStore implements ArtifactStore {
     return latest.sort((a, b) => String(a.startedAt ?? '').localeCompare(String(b.startedAt ?? '')));
   }
 
+  async sweep({ olderThanMs, dryRun = false }: { olderThanMs: number; dryRun?: boolean }): Promise<SweepReport> {
+    const cutoff = Date.now() - olderThanMs;
+    const orphans: OrphanAttempt[] = [];
+    for (const stage of await subdirs(this.root)) {
+      if (stage === 'runs') continue;
+      for (const key of await subdirs(join(this.root, stage))) {
+        const attempts = await subdirs(join(this.root, stage, key, 'attempts'));
+        if (attempts.length === 0) continue;
+        const published = await this.getManifest(stage, key).catch(() => undefined);
+        for (const attempt of attempts) {
+          if (attempt === published?.attempt) continue;
+          const dir = join(this.root, stage, key, 'attempts', attempt);
+          const usage = await dirUsage(dir);
+          if (usage.newest > cutoff) continue;
+          orphans.push({ stage, key, attempt, files: usage.files, bytes: usage.bytes, lastModified: new Date(usage.newest).toISOString() });
+          if (!dryRun) await rm(dir, { recursive: true, force: true });
+        }
+      }
+    }
+    return { orphans, incompleteUploads: 0, removed: !dryRun };
+  }
+
   /** Every run of one workflow id, oldest first. */
   private async readRuns(dir: string): Promise<RunManifest[]> {
     const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
@@ -134,6 +164,32 @@ export class LocalArtifactStore implements ArtifactStore {
     }
     return runs.sort((a, b) => String(a.startedAt ?? '').localeCompare(String(b.startedAt ?? '')));
   }
+}
+
+/** Names of the safe-named subdirectories of `dir` (none when it does not exist). */
+async function subdirs(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && isSafeSegment(e.name)).map((e) => e.name).sort();
+}
+
+/** Files, bytes and the newest modification time (the directory's own when empty) under `dir`. */
+async function dirUsage(dir: string): Promise<{ files: number; bytes: number; newest: number }> {
+  const usage = { files: 0, bytes: 0, newest: (await stat(dir)).mtimeMs };
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const inner = await dirUsage(path);
+      usage.files += inner.files;
+      usage.bytes += inner.bytes;
+      usage.newest = Math.max(usage.newest, inner.newest);
+    } else if (entry.isFile()) {
+      const info = await stat(path);
+      usage.files += 1;
+      usage.bytes += info.size;
+      usage.newest = Math.max(usage.newest, info.mtimeMs);
+    }
+  }
+  return usage;
 }
 
 function parseManifest(text: string, file: string): ArtifactManifest {

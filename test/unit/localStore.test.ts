@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunManifest } from '../../src/store/artifactStore.js';
@@ -213,5 +213,38 @@ describe('stageKey', () => {
       stage: 'ingest',
     };
     assert.equal(stageKey(reordered), stageKey(base));
+  });
+});
+
+describe('sweeping orphaned attempts', () => {
+  test('keeps the published and recent attempts, lists old orphans on a dry run, removes them otherwise', async () => {
+    const store = await freshStore();
+    const winner = await store.beginAttempt('ingest', 'ingest-s', 'winner');
+    await writeFile(path.join(winner.dir, 'out.txt'), 'ok');
+    await store.publish(winner, { summary: {}, keyInputs: {} });
+    const crashed = await store.beginAttempt('ingest', 'ingest-s', 'crashed');
+    await writeFile(path.join(crashed.dir, 'half.txt'), 'half');
+    const lost = await store.beginAttempt('ingest', 'ingest-none', 'lost');
+    await writeFile(path.join(lost.dir, 'a.txt'), 'a');
+    const fresh = await store.beginAttempt('ingest', 'ingest-none', 'running');
+    await writeFile(path.join(fresh.dir, 'b.txt'), 'b');
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    for (const dir of [winner.dir, crashed.dir, lost.dir]) {
+      for (const name of await readdir(dir)) await utimes(path.join(dir, name), old, old);
+      await utimes(dir, old, old);
+    }
+
+    const dry = await store.sweep({ olderThanMs: 3_600_000, dryRun: true });
+    assert.deepEqual(dry.orphans.map((o) => `${o.key}/${o.attempt}`).sort(), ['ingest-none/lost', 'ingest-s/crashed']);
+    assert.equal(dry.orphans.find((o) => o.attempt === 'crashed')?.bytes, 4);
+    assert.equal(dry.removed, false);
+    assert.equal(await exists(crashed.dir), true);
+
+    const swept = await store.sweep({ olderThanMs: 3_600_000 });
+    assert.equal(swept.orphans.length, 2);
+    assert.equal(await exists(crashed.dir), false);
+    assert.equal(await exists(lost.dir), false);
+    assert.equal(await exists(fresh.dir), true, 'a recent attempt may still be running');
+    assert.equal(await exists(winner.dir), true);
   });
 });
