@@ -2,15 +2,21 @@ import { access, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSyntheticDataset } from '../datasets/synthetic.js';
 import type { DatasetConfig } from '../src/config/schema.js';
+import { downloadS3Dataset } from '../src/data/s3Source.js';
 import { resolveSourceFiles, type SourceFiles } from '../src/data/sources.js';
+import { isS3Uri } from '../src/store/s3Client.js';
 import { sha256File } from '../src/store/digest.js';
 import { digestOf } from '../src/util/canonical.js';
 
 /**
  * The dataset's files on this worker. `sample` is generated (deterministically, so its content
- * digest is stable) into the data directory on first use; anything else is a path.
+ * digest is stable) into the data directory on first use; `s3://bucket/prefix` is downloaded into
+ * the data directory's cache (keyed by the objects' ETags and sizes); anything else is a path.
  */
 export async function materializeSource(dataset: DatasetConfig, home: string): Promise<SourceFiles> {
+  if (isS3Uri(dataset.source)) {
+    return resolveSourceFiles(await downloadS3Dataset(dataset.source, join(home, 'cache', 'datasets')), dataset.format);
+  }
   if (dataset.source !== 'sample') return resolveSourceFiles(dataset.source, dataset.format);
   const dir = join(home, 'datasets', `sample-${digestOf(dataset.sample).slice(0, 12)}`);
   const exists = await access(dir).then(() => true, () => false);

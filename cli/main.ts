@@ -15,6 +15,7 @@ import { runPipeline, startOrAttach } from './runCommand.js';
 import { listRuns, showStatus } from './statusCommand.js';
 import { openSession, store } from './temporal.js';
 import type { PipelineInput } from '../src/pipeline/contracts.js';
+import { parseDuration } from '../src/store/names.js';
 
 interface ConfigFlags {
   preset?: string;
@@ -44,9 +45,17 @@ async function configOf(flags: ConfigFlags): Promise<PipelineConfig> {
   return validateLayers(await collectLayers(sourcesOf(flags)));
 }
 
+const artifactsOption = () =>
+  new Option('--artifacts <root>', 'artifact root: a directory or s3://bucket/prefix (default: LCREC_ARTIFACTS, else $LCREC_HOME/artifacts)');
+
 const program = new Command('lcrec')
   .description('LC-Rec generative recommender pipelines on Temporal')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // --artifacts stands for LCREC_ARTIFACTS: the store and any in-process worker read it from there.
+  .hook('preAction', (_program, action) => {
+    const root = action.opts().artifacts as unknown;
+    if (typeof root === 'string') process.env.LCREC_ARTIFACTS = root;
+  });
 
 withConfigOptions(
   program
@@ -55,8 +64,11 @@ withConfigOptions(
     .option('--dataset <source>', 'dataset path (file or directory), or "sample"')
     .addOption(new Option('--format <name>', 'dataset format').choices([...DATASET_FORMATS]))
     .option('--keep-server', 'leave the local Temporal dev server running afterwards')
-    .option('--detach', 'with TEMPORAL_ADDRESS: return once the run is started'),
+    .option('--detach', 'with TEMPORAL_ADDRESS: return once the run is started')
+    .addOption(artifactsOption()),
 ).action(async (flags: ConfigFlags & { keepServer?: boolean; detach?: boolean }) => {
+  // The in-process worker writes to the store: a wrong root or credentials fail here, once.
+  if (!process.env.TEMPORAL_ADDRESS) await store().check();
   const status = await runPipeline(await configOf(flags), { keepServer: flags.keepServer, detach: flags.detach });
   if (status?.state === 'failed') process.exitCode = 1;
 });
@@ -64,6 +76,7 @@ withConfigOptions(
 program
   .command('status [workflowId]')
   .description('per-stage state of a run (default: the latest); live from Temporal, else from its run manifest')
+  .addOption(artifactsOption())
   .action(async (workflowId?: string) => {
     await showStatus(workflowId);
   });
@@ -72,6 +85,7 @@ program
   .command('resume <workflowId>')
   .description('run a failed or interrupted run again: finished stages are reused')
   .option('--keep-server', 'leave the local Temporal dev server running afterwards')
+  .addOption(artifactsOption())
   .action(async (workflowId: string, flags: { keepServer?: boolean }) => {
     const manifest = await store().getRunManifest(workflowId);
     if (!manifest) throw new BadInputError(`no run manifest for ${workflowId} in ${store().location}`);
@@ -85,6 +99,7 @@ program
   .description('runs recorded in the artifact store')
   .command('list')
   .description('one line per run, oldest first')
+  .addOption(artifactsOption())
   .action(async () => {
     await listRuns();
   });
@@ -93,7 +108,9 @@ program
   .command('worker')
   .description('poll task queues and run stages (with TEMPORAL_ADDRESS: as part of a cluster)')
   .addOption(new Option('--queue <queue>', 'which queue to poll').choices(['cpu', 'gpu', 'all']).default('all'))
+  .addOption(artifactsOption())
   .action(async (flags: { queue: 'cpu' | 'gpu' | 'all' }) => {
+    await store().check();
     const session = await openSession({ keepServer: true });
     if (!session) throw new Error('no Temporal server');
     const connection = await connectWorker(session.address);
@@ -107,6 +124,27 @@ program
     await runWorkersUntil(workers, stop);
     await connection.close();
     await session.close();
+  });
+
+program
+  .command('store')
+  .description('the artifact store')
+  .command('sweep')
+  .description('list and remove orphaned attempt prefixes: attempts that no manifest references (failed, or lost a race)')
+  .option('--older-than <duration>', 'only attempts whose newest file is older than this (e.g. 90m, 24h, 7d)', '24h')
+  .option('--dry-run', 'list them, remove nothing')
+  .addOption(artifactsOption())
+  .action(async (flags: { olderThan: string; dryRun?: boolean }) => {
+    const report = await store().sweep({ olderThanMs: parseDuration(flags.olderThan), dryRun: flags.dryRun });
+    const verb = report.removed ? 'removed' : 'would remove';
+    for (const o of report.orphans) {
+      process.stdout.write(`${verb}  ${o.stage}/${o.key}/attempts/${o.attempt}  ${o.files} files  ${o.bytes} bytes  last written ${o.lastModified}\n`);
+    }
+    const bytes = report.orphans.reduce((sum, o) => sum + o.bytes, 0);
+    process.stdout.write(
+      `${report.orphans.length} orphaned attempts (${bytes} bytes), ${report.incompleteUploads} unfinished uploads older than ${flags.olderThan} in ${store().location}` +
+        `${report.removed ? '' : ' (dry run: nothing removed)'}\n`,
+    );
   });
 
 const server = program.command('server').description('the local Temporal dev server (SQLite under LCREC_HOME)');

@@ -16,9 +16,10 @@ export function workflowIdFor(input: PipelineInput): string {
   return `lcrec-${input.config.name}-${digestOf(input).slice(0, 12)}`;
 }
 
-/** Paths are made absolute so every worker, and the workflow id, see the same source. */
+/** Paths are made absolute so every worker, and the workflow id, see the same source (s3:// URIs stay as given). */
 export function normalizeConfig(config: PipelineConfig): PipelineConfig {
-  const source = config.dataset.source === 'sample' ? 'sample' : resolve(config.dataset.source);
+  const given = config.dataset.source;
+  const source = given === 'sample' || given.startsWith('s3://') ? given : resolve(given);
   return { ...config, dataset: { ...config.dataset, source } };
 }
 

@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { LocalArtifactStore } from '../src/store/localStore.js';
 import type { ArtifactStore } from '../src/store/artifactStore.js';
+import { openArtifactStore } from '../src/store/openStore.js';
 import { serverStatus, startServer, stopServer } from '../infra/devServer.js';
 import { artifactRoot, lcrecHome } from '../infra/paths.js';
 import { connectWorker, createWorkers, runWorkersUntil } from '../infra/worker.js';
@@ -24,8 +25,19 @@ export function namespaceOf(env: NodeJS.ProcessEnv = process.env): string {
   return env.TEMPORAL_NAMESPACE ?? 'default';
 }
 
+const stores = new Map<string, ArtifactStore>();
+
+/** The artifact store of LCREC_ARTIFACTS (a directory or s3://bucket/prefix), one per root and process. */
 export function store(env: NodeJS.ProcessEnv = process.env): ArtifactStore {
-  return new LocalArtifactStore(artifactRoot(env));
+  const root = artifactRoot(env);
+  const cacheDir = join(lcrecHome(env), 'cache');
+  const id = `${root}\0${cacheDir}`;
+  let opened = stores.get(id);
+  if (!opened) {
+    opened = openArtifactStore(root, { cacheDir, env });
+    stores.set(id, opened);
+  }
+  return opened;
 }
 
 export async function openSession(opts: { keepServer?: boolean; startServer?: boolean } = {}): Promise<Session | undefined> {
