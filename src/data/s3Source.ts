@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,6 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import { BadInputError } from '../errors.js';
 import { isSafeSegment } from '../store/names.js';
 import { createS3Client, describeS3Error, parseS3Uri, s3SettingsFromEnv, type S3Settings } from '../store/s3Client.js';
+import { publishDir } from '../util/atomicDir.js';
 import { canonicalJson, sha256Hex } from '../util/canonical.js';
 
 interface SourceObject {
@@ -58,11 +59,8 @@ export async function downloadS3Dataset(
       try {
         for (const object of objects) await downloadObject(client, bucket, object, join(scratch, object.name), uri).catch((err) => Promise.reject(err instanceof BadInputError ? err : fail(err)));
         await writeFile(join(scratch, COMPLETE), `${uri}\n`);
-        await rm(dir, { recursive: true, force: true });
-        await rename(scratch, dir).catch(async (err: NodeJS.ErrnoException) => {
-          // Another worker finished the same download first: use its copy.
-          if (!['ENOTEMPTY', 'EEXIST'].includes(err.code ?? '') || !(await access(join(dir, COMPLETE)).then(() => true, () => false))) throw err;
-        });
+        // Another worker may have finished the same download first: then its copy is used.
+        await publishDir(scratch, dir, (d) => access(join(d, COMPLETE)).then(() => true, () => false));
       } finally {
         await rm(scratch, { recursive: true, force: true });
       }

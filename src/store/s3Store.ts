@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { BadInputError } from '../errors.js';
+import { publishDir } from '../util/atomicDir.js';
 import type { ArtifactFile, ArtifactManifest, ArtifactStore, Attempt, OrphanAttempt, RunManifest, SweepReport } from './artifactStore.js';
 import { sha256File } from './digest.js';
 import { isSafeSegment, safeSegment } from './names.js';
@@ -241,16 +242,16 @@ export class S3ArtifactStore implements ArtifactStore {
     const target = this.cachedDir(manifest.stage, manifest.key, manifest.attempt);
     await writeFile(join(attempt.dir, VERIFIED), JSON.stringify(manifest.files));
     await mkdir(dirname(target), { recursive: true });
-    await rm(target, { recursive: true, force: true });
-    await rename(attempt.dir, target);
+    await publishDir(attempt.dir, target, (d) => isVerifiedCopy(d, manifest));
   }
 
   async abandon(attempt: Attempt): Promise<void> {
     await rm(attempt.dir, { recursive: true, force: true });
     // Best effort: whatever reached S3 is unreferenced, and a sweep removes it if this fails.
     const prefix = this.attemptPrefix(attempt.stage, attempt.key, attempt.attempt);
-    const published = await this.getManifest(attempt.stage, attempt.key).catch(() => undefined);
-    if (published?.attempt !== attempt.attempt) await this.deletePrefix(`${prefix}/`).catch(() => undefined);
+    // Only when the manifest could be read and is not this attempt's: its objects are then unreferenced.
+    const published = await this.getManifest(attempt.stage, attempt.key).then((manifest) => ({ manifest }), () => undefined);
+    if (published && published.manifest?.attempt !== attempt.attempt) await this.deletePrefix(`${prefix}/`).catch(() => undefined);
   }
 
   async localDir(manifest: ArtifactManifest): Promise<string> {
@@ -265,12 +266,7 @@ export class S3ArtifactStore implements ArtifactStore {
       for (const file of manifest.files) await this.download(`${prefix}/${file.name}`, join(scratch, file.name), file, manifest);
       await writeFile(join(scratch, VERIFIED), JSON.stringify(manifest.files));
       // Replace a stale copy; if another process just put a verified one in place, use that.
-      if (!(await isVerifiedCopy(dir, manifest))) {
-        await rm(dir, { recursive: true, force: true });
-        await rename(scratch, dir).catch(async (err: NodeJS.ErrnoException) => {
-          if (!['ENOTEMPTY', 'EEXIST'].includes(err.code ?? '') || !(await isVerifiedCopy(dir, manifest))) throw err;
-        });
-      }
+      await publishDir(scratch, dir, (d) => isVerifiedCopy(d, manifest));
       return dir;
     } finally {
       await rm(scratch, { recursive: true, force: true });

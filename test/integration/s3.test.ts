@@ -246,6 +246,18 @@ describe('lcrec run --artifacts s3://... from the CLI, with canary credentials',
     }
   });
 
+  test('hostile run names and workflow ids are refused before they reach a path or an object key', async () => {
+    const badName = await run({}, 'run', '--artifacts', root, '--set', 'name=../../x');
+    assert.equal(badName.code, 2, badName.stderr);
+    assert.match(badName.stderr, /name: lowercase letters/);
+    for (const id of ['../../x', '%2e%2e', '/etc/passwd']) {
+      const status = await run({}, 'status', id, '--artifacts', root);
+      assert.equal(status.code, 2, status.stderr);
+      assert.match(status.stderr, /invalid workflow id/);
+    }
+    assert.deepEqual((await s3.listKeys('')).filter((k) => !k.startsWith('cli/') && !k.startsWith('datasets/')), []);
+  });
+
   test('the canary credentials appear in no output, no file under the data directory and no object in the bucket', async () => {
     assert.ok(outputs.length >= 10, 'the runs above were captured');
     const leaks: string[] = [];

@@ -94,6 +94,23 @@ describe('S3 artifact store on a real S3 server (MinIO): publishing', () => {
     assert.equal((await stat(join(dir, 'items.parquet'))).mtimeMs, before);
   });
 
+  test('workers sharing one cache directory download a manifest concurrently and all get the same verified copy', async () => {
+    const { store, prefix } = await freshStore();
+    const attempt = await store.beginAttempt('ingest', 'ingest-conc', 'a1');
+    const bytes = randomBytes(200_000);
+    await writeFile(join(attempt.dir, 'items.parquet'), bytes);
+    const { manifest } = await store.publish(attempt, { summary: {}, keyInputs: {} });
+    const cacheDir = await tempDir();
+    const readers = Array.from({ length: 4 }, () => {
+      const client = createS3Client(s3.settings, { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
+      return new S3ArtifactStore({ bucket: s3.bucket, prefix }, { settings: s3.settings, cacheDir, client });
+    });
+    const dirs = await Promise.all(readers.map((r) => r.localDir(manifest)));
+    assert.equal(new Set(dirs).size, 1);
+    assert.deepEqual(await readFile(join(dirs[0]!, 'items.parquet')), bytes);
+    assert.deepEqual((await readdir(join(dirs[0]!, '..'))).sort(), ['a1'], 'no scratch or stale directory is left behind');
+  });
+
   test('a file larger than the part size goes up in a multipart upload and comes back byte for byte', async () => {
     const prefix = `t${++counter}/big`;
     const client = createS3Client(s3.settings, { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
