@@ -1,4 +1,5 @@
 import type { PipelineInput, RunStatus } from '../src/pipeline/contracts.js';
+import { describeBackend, selectedBackend } from '../src/tensor/backend.js';
 import { environmentFacts } from '../src/util/environment.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -16,8 +17,14 @@ export function runManifestActivities({ store }: ActivityDeps) {
         config: input.config,
         codeVersion: input.codeVersion,
         artifactStore: store.location,
-        environment: await environmentFacts(),
+        // The backend this worker process chose, once a tensor stage has run in it.
+        environment: await environmentFacts(await selectedBackendName()),
       });
     },
   };
+}
+
+async function selectedBackendName(): Promise<string | null> {
+  const info = await selectedBackend();
+  return info ? describeBackend(info) : null;
 }

@@ -205,7 +205,7 @@ withConfigOptions(
   const config = await configOf({ ...flags, format: undefined });
   const data = join(flags.out, 'data');
   process.stdout.write(`${formatStats(await ingestCommand(source, flags.format, data, config))}\n`);
-  const report = await runBaselines(data, flags.out, config.baselines);
+  const report = await runBaselines(data, flags.out, config.baselines, { seed: config.seed, log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(`${renderBaselineReport(report)}\nwrote ${flags.out}/metrics.json and predictions.parquet\n`);
 });
 

@@ -67,7 +67,11 @@ export function quietRuntime(): void {
   if (process.env.LCREC_WORKER_LOG === 'debug') return;
   const print = (level: string) => (message: string, meta?: Record<string, unknown>) => {
     if (isReportedElsewhere(message, meta)) return;
-    process.stderr.write(`temporal worker ${level}: ${message} ${meta ? JSON.stringify(meta) : ''}\n`);
+    // The SDK's metadata carries task tokens and serialises errors as {}: keep what a person reads.
+    const { activityType, workflowId, attempt, error } = meta ?? {};
+    const reason = error instanceof Error ? error.message : undefined;
+    const facts = Object.entries({ activityType, workflowId, attempt, reason }).filter(([, v]) => v !== undefined);
+    process.stderr.write(`temporal worker ${level}: ${message}${facts.map(([k, v]) => ` ${k}=${String(v)}`).join('')}\n`);
   };
   const silent = () => undefined;
   Runtime.install({ logger: { log: silent, trace: silent, debug: silent, info: silent, warn: print('warn'), error: print('error') } });

@@ -1,3 +1,3 @@
-/** The baselines evaluated beside every result (SASRec joins once the tensor engine exists). */
-export const BASELINE_MODELS = ['popularity', 'item-transition'] as const;
+/** The baselines evaluated beside every result. */
+export const BASELINE_MODELS = ['popularity', 'item-transition', 'sasrec'] as const;
 export type BaselineModel = (typeof BASELINE_MODELS)[number];

@@ -9,4 +9,6 @@ export interface Recommendation {
 export interface Recommender {
   name: string;
   recommend(history: Int32Array, k: number): Recommendation;
+  /** Many users at once, for models that score in batches (neural models). */
+  recommendMany?(histories: Int32Array[], k: number): Recommendation[];
 }

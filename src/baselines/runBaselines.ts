@@ -8,22 +8,23 @@ import type { Metrics } from '../eval/metrics.js';
 import { writeParquet } from '../tables/parquet.js';
 import { itemTransitionRecommender } from './itemTransition.js';
 import { countPopularity, popularityRecommender } from './popularity.js';
+import type { BaselinesConfig } from '../config/schema.js';
+import { initTensorEngine } from '../tensor/init.js';
 import type { BaselineModel } from './models.js';
+import { trainSasrec, type EpochLog } from './sasrec/train.js';
 import type { Recommender } from './recommender.js';
 
-export const BASELINES_CODE_VERSION = 'baselines/1';
+export const BASELINES_CODE_VERSION = 'baselines/2';
 const SPLITS: EvalSplit[] = ['valid', 'test'];
 
-export interface BaselineSettings {
-  models: BaselineModel[];
-  /** Length of each recommended list (the largest K of the metrics). */
-  topK: number;
-}
+export type BaselineSettings = BaselinesConfig;
 
 /** metrics.json: `splits[split][model]` holds Recall/NDCG at 1, 5, 10. */
 export interface BaselineReport {
   protocol: string;
   splits: Record<EvalSplit, Record<string, Metrics>>;
+  /** SASRec's training: epochs run, the epoch kept, seconds, the tensor backend. */
+  sasrec?: { epochs: EpochLog[]; bestEpoch: number; trainSeconds: number; backend: string };
 }
 
 /**
@@ -35,23 +36,29 @@ export async function runBaselines(
   dataDir: string,
   outDir: string,
   settings: BaselineSettings,
-  opts: { onProgress?: ProgressSink } = {},
+  opts: { seed: number; onProgress?: ProgressSink; signal?: AbortSignal; log?: (line: string) => void },
 ): Promise<BaselineReport> {
   const { sequences, numItems } = await readSequenceData(dataDir);
   const train = sequences.map(trainingPart);
   const popularity = countPopularity(train, numItems);
-  const build: Record<BaselineModel, () => Recommender> = {
-    popularity: () => popularityRecommender(popularity),
-    'item-transition': () => itemTransitionRecommender(train, popularity),
-  };
   const report: BaselineReport = {
     protocol: 'leave-one-out, full ranking over all items, one target per user; fit on each sequence minus its last two items',
     splits: { valid: {}, test: {} },
   };
+  const build: Record<BaselineModel, () => Promise<Recommender>> = {
+    popularity: async () => popularityRecommender(popularity),
+    'item-transition': async () => itemTransitionRecommender(train, popularity),
+    sasrec: async () => {
+      const backend = await initTensorEngine({ log: opts.log });
+      const result = await trainSasrec(sequences, numItems, settings.sasrec, opts.seed, opts);
+      report.sasrec = { epochs: result.epochs, bestEpoch: result.bestEpoch, trainSeconds: result.trainSeconds, backend: backend.name };
+      return result.recommender;
+    },
+  };
   const parts: { model: string; split: string; columns: PredictionColumns }[] = [];
   let done = 0;
   for (const model of settings.models) {
-    const recommender = build[model]();
+    const recommender = await build[model]();
     for (const split of SPLITS) {
       const { metrics, predictions } = evaluateSplit(recommender, sequences, split, settings.topK);
       report.splits[split][model] = metrics;

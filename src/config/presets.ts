@@ -12,7 +12,12 @@ const base: PipelineConfig = {
     sample: { seed: 20240101, users: 600, items: 300, category: 'Beauty' },
   },
   ingest: { kCore: null, dedupe: true, requireMetadata: true, minSequenceLength: 5 },
-  baselines: { models: ['popularity', 'item-transition'], topK: 10 },
+  baselines: {
+    models: ['popularity', 'item-transition', 'sasrec'],
+    topK: 10,
+    // genrec's SASRec shape (2 blocks, 2 heads, 64 dims, 50 items), early-stopped on validation.
+    sasrec: { hidden: 64, blocks: 2, heads: 2, maxLength: 50, dropout: 0.2, learningRate: 0.001, batchSize: 128, maxEpochs: 30, patience: 5 },
+  },
 };
 
 /**
@@ -27,6 +32,7 @@ export const PRESETS = {
     name: 'paper',
     dataset: { ...base.dataset, source: '' },
     ingest: { kCore: 5, dedupe: true, requireMetadata: true, minSequenceLength: 5 },
+    baselines: { ...base.baselines, sasrec: { ...base.baselines.sasrec, maxEpochs: 200, patience: 10 } },
   },
 } satisfies Record<string, PipelineConfig>;
 

@@ -31,11 +31,26 @@ const IngestSchema = z.strictObject({
   minSequenceLength: z.int().min(3).max(1000),
 });
 
+const SasrecSchema = z.strictObject({
+  hidden: z.int().min(8).max(1024),
+  blocks: z.int().min(1).max(12),
+  heads: z.int().min(1).max(16),
+  /** Items of history the model sees. */
+  maxLength: z.int().min(2).max(512),
+  dropout: z.number().min(0).max(0.9),
+  learningRate: z.number().gt(0).max(1),
+  batchSize: z.int().min(1).max(4096),
+  maxEpochs: z.int().min(1).max(10_000),
+  /** Epochs without a better validation Recall@10 before training stops. */
+  patience: z.int().min(1).max(1000),
+});
+
 const BaselinesSchema = z.strictObject({
   /** Which simple recommenders are evaluated beside every result. */
   models: z.array(z.enum(BASELINE_MODELS)).min(1),
   /** Length of each recommended list: the largest K of the metrics. */
   topK: z.int().min(10).max(1000),
+  sasrec: SasrecSchema,
 });
 
 export const PipelineConfigSchema = z.strictObject({
@@ -49,5 +64,6 @@ export const PipelineConfigSchema = z.strictObject({
 });
 
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;
+export type BaselinesConfig = PipelineConfig['baselines'];
 export type IngestConfig = PipelineConfig['ingest'];
 export type DatasetConfig = PipelineConfig['dataset'];
