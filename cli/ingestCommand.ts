@@ -2,7 +2,11 @@ import { SingleBar } from 'cli-progress';
 import type { PipelineConfig } from '../src/config/schema.js';
 import { ingest, type IngestStats } from '../src/data/ingest.js';
 import type { Progress } from '../src/data/itemText.js';
+import { join } from 'node:path';
+import { downloadS3Dataset } from '../src/data/s3Source.js';
 import { assertFormat } from '../src/data/sources.js';
+import { isS3Uri } from '../src/store/s3Client.js';
+import { lcrecHome } from '../infra/paths.js';
 
 /** `lcrec ingest`: the ingestion library on its own, no Temporal, with a progress bar. */
 export async function ingestCommand(source: string, format: string, outDir: string, config: PipelineConfig): Promise<IngestStats> {
@@ -18,7 +22,9 @@ export async function ingestCommand(source: string, format: string, outDir: stri
     phase = p.phase;
   };
   try {
-    return await ingest(source, assertFormat(format), config.ingest, outDir, { onProgress });
+    // An s3:// dataset is fetched into the data directory's cache first, as the pipeline does.
+    const local = isS3Uri(source) ? await downloadS3Dataset(source, join(lcrecHome(), 'cache', 'datasets')) : source;
+    return await ingest(local, assertFormat(format), config.ingest, outDir, { onProgress });
   } finally {
     bar?.stop();
   }
