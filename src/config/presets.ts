@@ -16,7 +16,7 @@ const base: PipelineConfig = {
     models: ['popularity', 'item-transition', 'sasrec'],
     topK: 10,
     // genrec's SASRec shape (2 blocks, 2 heads, 64 dims, 50 items), early-stopped on validation.
-    sasrec: { hidden: 64, blocks: 2, heads: 2, maxLength: 50, dropout: 0.2, learningRate: 0.001, batchSize: 128, maxEpochs: 30, patience: 5 },
+    sasrec: { hidden: 64, blocks: 2, heads: 2, maxLength: 50, dropout: 0.2, learningRate: 0.005, batchSize: 64, maxEpochs: 30, patience: 5 },
   },
 };
 
@@ -32,7 +32,7 @@ export const PRESETS = {
     name: 'paper',
     dataset: { ...base.dataset, source: '' },
     ingest: { kCore: 5, dedupe: true, requireMetadata: true, minSequenceLength: 5 },
-    baselines: { ...base.baselines, sasrec: { ...base.baselines.sasrec, maxEpochs: 200, patience: 10 } },
+    baselines: { ...base.baselines, sasrec: { ...base.baselines.sasrec, maxEpochs: 40, patience: 4 } },
   },
 } satisfies Record<string, PipelineConfig>;
 
