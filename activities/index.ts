@@ -1,5 +1,6 @@
 import type { ActivityDeps } from './deps.js';
 import { baselineActivities } from './baselines.js';
+import { embedActivities } from './embed.js';
 import { ingestActivities } from './ingest.js';
 import { runManifestActivities } from './runManifest.js';
 
@@ -7,7 +8,7 @@ export type { ActivityDeps } from './deps.js';
 
 /** Every activity, bound to the worker's store and data directory. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...runManifestActivities(deps), ...ingestActivities(deps), ...baselineActivities(deps) };
+  return { ...runManifestActivities(deps), ...ingestActivities(deps), ...baselineActivities(deps), ...embedActivities(deps) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

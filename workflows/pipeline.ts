@@ -11,13 +11,15 @@ const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '
 const control = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '2m', retry });
 /** Planning digests the stage's inputs (for ingestion: every source byte), so it gets time. */
 const planning = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.cpu, startToCloseTimeout: '30m', retry });
-const cpu = proxyActivities<Activities>({
-  taskQueue: TASK_QUEUES.cpu,
-  startToCloseTimeout: '4h',
+const stageOptions = {
+  startToCloseTimeout: '12h',
   // Stages heartbeat progress about once a second; a silent minute means the worker is gone.
   heartbeatTimeout: '1m',
   retry,
-});
+} as const;
+const cpu = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.cpu, ...stageOptions });
+/** Stages that want an accelerator when one is present. */
+const gpu = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.gpu, ...stageOptions });
 
 interface StageStep {
   stage: StageName;
@@ -30,6 +32,7 @@ interface StageStep {
 const STAGES: StageStep[] = [
   { stage: 'ingest', plan: (input) => planning.planIngest(input.config), run: (plan) => cpu.ingest(plan) },
   { stage: 'baselines', plan: (input, done) => planning.planBaselines(input.config, done.get('ingest')!), run: (plan) => cpu.baselines(plan) },
+  { stage: 'embed', plan: (input, done) => planning.planEmbed(input.config, done.get('ingest')!), run: (plan) => gpu.embed(plan) },
 ];
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus> {

@@ -1,3 +1,4 @@
+import { DEFAULT_EMBED_SETTINGS } from '../embed/embedItems.js';
 import type { PipelineConfig } from './schema.js';
 
 /** Deeply partial config, as written in files, presets and overrides. */
@@ -18,6 +19,8 @@ const base: PipelineConfig = {
     // genrec's SASRec shape (2 blocks, 2 heads, 64 dims, 50 items), early-stopped on validation.
     sasrec: { hidden: 64, blocks: 2, heads: 2, maxLength: 50, dropout: 0.2, learningRate: 0.005, batchSize: 64, maxEpochs: 30, patience: 5 },
   },
+  // TF-IDF over the cleaned item text, projected to 768 dimensions (genrec's sentence-T5 width).
+  embed: structuredClone(DEFAULT_EMBED_SETTINGS),
 };
 
 /**

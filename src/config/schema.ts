@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BASELINE_MODELS } from '../baselines/models.js';
+import { ENCODERS } from '../embed/embedItems.js';
 
 /** Dataset formats that ingestion reads. Later issues add more readers here. */
 export const DATASET_FORMATS = ['amazon2014', 'lcrec'] as const;
@@ -53,6 +54,31 @@ const BaselinesSchema = z.strictObject({
   sasrec: SasrecSchema,
 });
 
+const TEXT_FIELD_WEIGHT = z.number().min(0).max(100);
+
+const EmbedSchema = z.strictObject({
+  /** `tfidf` (offline default) or `file` (precomputed embeddings: .npy, .safetensors, Parquet). */
+  encoder: z.enum(ENCODERS),
+  tfidf: z.strictObject({
+    dim: z.int().min(2).max(65_536),
+    fieldWeights: z.strictObject({ title: TEXT_FIELD_WEIGHT, brand: TEXT_FIELD_WEIGHT, categories: TEXT_FIELD_WEIGHT, description: TEXT_FIELD_WEIGHT }),
+    minDf: z.int().min(1),
+    maxDfRatio: z.number().gt(0).max(1),
+    maxVocab: z.int().min(1),
+    minTokenLength: z.int().min(1).max(100),
+    sublinearTf: z.boolean(),
+    chunkSize: z.int().min(1),
+  }),
+  file: z.strictObject({
+    path: z.string().min(1).nullable(),
+    tensor: z.string().min(1).nullable(),
+    idColumn: z.string().min(1),
+    embeddingColumn: z.string().min(1),
+    idsPath: z.string().min(1).nullable(),
+    dim: z.int().min(1).nullable(),
+  }),
+});
+
 export const PipelineConfigSchema = z.strictObject({
   /** Human name of the run, part of its workflow id; a "split" in genrec's sense (beauty, sports, ...). */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes (max 40)'),
@@ -61,9 +87,11 @@ export const PipelineConfigSchema = z.strictObject({
   dataset: DatasetSchema,
   ingest: IngestSchema,
   baselines: BaselinesSchema,
+  embed: EmbedSchema,
 });
 
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;
 export type BaselinesConfig = PipelineConfig['baselines'];
+export type EmbedConfig = PipelineConfig['embed'];
 export type IngestConfig = PipelineConfig['ingest'];
 export type DatasetConfig = PipelineConfig['dataset'];

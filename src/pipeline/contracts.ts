@@ -5,7 +5,7 @@
 import type { PipelineConfig } from '../config/schema.js';
 import type { ArtifactFile } from '../store/artifactStore.js';
 
-export type StageName = 'ingest' | 'baselines';
+export type StageName = 'ingest' | 'baselines' | 'embed';
 
 export interface PipelineInput {
   config: PipelineConfig;
