@@ -1,0 +1,111 @@
+/**
+ * Residual quantisation (spec C.1) in two parts:
+ * 1. `assignCodes`: level by level, code_l = argmin_k ||r_{l-1} - e_k||^2 (or the balanced Sinkhorn
+ *    assignment on the last level, sinkhornScaling.ts), r_l = r_{l-1} - e_{code_l}. Codes are constants for the
+ *    gradient, so this runs off the gradient tape (nothing saved, nothing cloned).
+ * 2. `quantizationLoss`: sum over levels of ||sg(r_{l-1}) - q_l||^2 + beta ||r_{l-1} - sg(q_l)||^2,
+ *    as one op with its gradient written out. With the straight-through residuals of both sources
+ *    (r_l = r_{l-1} - STE(q_l), whose derivative w.r.t. r_{l-1} is I - I = 0), autodiff gives:
+ *      d/dz    = 2 beta r_1            only level 0's commitment reaches the encoder
+ *      d/de_k  = sum over items b with code_l(b) = k of  -2 r_l[b]      (codebook term of level l)
+ *    where r_l = r_{l-1} - q_l. test/unit/rqvaeModel.test.ts checks this against autodiff of the
+ *    literal formula.
+ * The decoder input is z_q = STE(z, sum_l q_l): the value of the codewords, the gradient of z.
+ */
+import { tf } from '../tensor/backend.js';
+import { customOp } from '../tensor/customOp.js';
+import { argMinRows, squaredDistances } from '../tensor/ops.js';
+import { sinkhornAssignScaling } from './sinkhornScaling.js';
+
+/** The balanced Sinkhorn-Knopp assignment of the last level (spec C.2): training only. */
+export interface BalancedLastLevel {
+  epsilon: number;
+  iterations: number;
+}
+
+export interface CodeAssignment {
+  /** codes[l][b]: code of item b at level l. */
+  codes: Int32Array[];
+  /** sum_l q_l [B, D]: the quantised latent (value only). */
+  quantized: tf.Tensor2D;
+  /** r_1 .. r_L [B, D] row-major on the host: what each level leaves over. */
+  residuals: Float32Array[];
+}
+
+/**
+ * Host-side gathers and residual updates ([B, D] with D = 64 is tiny: wasm's Gather kernel took
+ * ~2 ms per level); the engine only computes the [B, K] distance matrices (one matMul each).
+ */
+export function assignCodes(z: tf.Tensor2D, codebooks: readonly tf.Tensor2D[], balancedLast?: BalancedLastLevel): CodeAssignment {
+  const [batch, dim] = z.shape;
+  const codes: Int32Array[] = [];
+  const residuals: Float32Array[] = [];
+  const sum = new Float32Array(batch * dim);
+  let residual = z.dataSync() as Float32Array; // read only
+  codebooks.forEach((codebook, level) => {
+    const distances = offTape(() => squaredDistances(tf.tensor2d(residual, [batch, dim]), codebook));
+    const code =
+      balancedLast && level === codebooks.length - 1
+        ? sinkhornAssignScaling(distances.dataSync(), batch, codebook.shape[0], balancedLast.epsilon, balancedLast.iterations)
+        : argMinRows(distances);
+    distances.dispose();
+    const table = codebook.dataSync() as Float32Array;
+    const next = new Float32Array(batch * dim);
+    for (let b = 0; b < batch; b++) {
+      const from = code[b]! * dim;
+      for (let j = 0; j < dim; j++) {
+        const q = table[from + j]!;
+        next[b * dim + j] = residual[b * dim + j]! - q;
+        sum[b * dim + j] = sum[b * dim + j]! + q;
+      }
+    }
+    codes.push(code);
+    residuals.push(next);
+    residual = next;
+  });
+  return { codes, quantized: tf.tensor2d(sum, [batch, dim]), residuals };
+}
+
+/**
+ * Codebook + beta * commitment losses of all levels for an assignment of z, each squared error
+ * summed over the batch and dims, times `scale` (1/B for genrec's per-item sums, 1/(B*D*L) for
+ * the official per-element means averaged over levels). Both terms have the value ||r_l||^2.
+ */
+export function quantizationLoss(z: tf.Tensor2D, codebooks: readonly tf.Variable<tf.Rank.R2>[], assignment: CodeAssignment, beta: number, scale: number): tf.Scalar {
+  const { codes, residuals } = assignment;
+  const inputs: Record<string, tf.Tensor> = { z };
+  codebooks.forEach((c, l) => (inputs[`codebook${l}`] = c));
+  let squares = 0;
+  for (const r of residuals) for (let j = 0; j < r.length; j++) squares += r[j]! * r[j]!;
+  return customOp({
+    inputs,
+    forward: () => tf.scalar(squares * scale * (1 + beta)),
+    backward: (dy) => {
+      const upstream = dy.dataSync()[0] as number;
+      const thunks: Record<string, () => tf.Tensor> = {
+        z: () => tf.mul(tf.tensor2d(residuals[0]!, z.shape), 2 * scale * beta * upstream),
+      };
+      codebooks.forEach((codebook, l) => {
+        thunks[`codebook${l}`] = () => scatterRows(codebook.shape, codes[l]!, residuals[l]!, -2 * scale * upstream);
+      });
+      return thunks;
+    },
+  }) as tf.Scalar;
+}
+
+/** [rows, cols] zeros with factor * values[b] added to row index[b] (JS: wasm lacks UnsortedSegmentSum). */
+function scatterRows(shape: [number, number], index: Int32Array, values: Float32Array, factor: number): tf.Tensor2D {
+  const [rows, cols] = shape;
+  const out = new Float32Array(rows * cols);
+  for (let b = 0; b < index.length; b++) {
+    const to = index[b]! * cols;
+    const from = b * cols;
+    for (let j = 0; j < cols; j++) out[to + j] = out[to + j]! + factor * values[from + j]!;
+  }
+  return tf.tensor2d(out, [rows, cols]);
+}
+
+/** Runs `fn` without recording its kernels on the gradient tape; its result carries no gradient. */
+function offTape(fn: () => tf.Tensor2D): tf.Tensor2D {
+  return customOp({ inputs: {}, forward: () => fn(), backward: () => ({}) }) as tf.Tensor2D;
+}

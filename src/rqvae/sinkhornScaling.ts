@@ -1,0 +1,159 @@
+/**
+ * The last level's Sinkhorn-Knopp assignment (spec C.2), the same algorithm and result as the
+ * engine's log-domain `sinkhornAssign` (src/tensor/sinkhorn.ts), computed in the scaling domain:
+ * the engine's version pays an exp per matrix entry per half-iteration whenever the rows of the
+ * cost matrix are flat (at the last level, with k-means codebooks, they are: a training step spent
+ * ~400 ms there at 100 iterations). Here the kernel is exponentiated once and every iteration is
+ * two float64 multiply-add sweeps.
+ *
+ *   C = -D'/eps with D' the official centring of the costs into [-1, 1]       (|C| <= 1/eps)
+ *   K[b,k] = exp(C[b,k] + alpha[b] + beta[k])   alpha, beta: absorbed log-potentials
+ *   repeat: u[b] = (1/B) / sum_k K[b,k] v[k]  (rows, first)   v[k] = (1/K) / sum_b K[b,k] u[b]  (columns)
+ *   code[b] = argmax_k C[b,k] + beta[k] + log v[k]   (ties: lowest index)
+ * Stability ("absorption", Schmitzer 2019): alpha starts at -max_k C[b,k], so every entry of K lies
+ * in [e^-2/eps, 1] (normal float64 for eps >= 0.0015); when a scaling leaves [e^-ABSORB, e^ABSORB]
+ * it is folded into alpha/beta and K is recomputed. Should a sum still come out zero or not finite,
+ * the engine's log-domain implementation answers instead.
+ */
+import { centerCosts, sinkhornAssign } from '../tensor/sinkhorn.js';
+
+/** Scalings beyond e^+-ABSORB are folded into the potentials (K recomputed: one exp pass). */
+const ABSORB = 100;
+const HIGH = Math.exp(ABSORB);
+const LOW = Math.exp(-ABSORB);
+
+/** Code of each row of a row-major [rows, cols] cost matrix (squared distances). */
+export function sinkhornAssignScaling(cost: ArrayLike<number>, rows: number, cols: number, epsilon: number, iterations: number): Int32Array {
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows <= 0 || cols <= 0 || cost.length !== rows * cols) {
+    throw new RangeError(`sinkhorn: cost has ${cost.length} values, expected ${rows} x ${cols}`);
+  }
+  if (!(epsilon > 0) || !Number.isFinite(epsilon)) throw new RangeError(`sinkhorn: epsilon must be > 0, got ${epsilon}`);
+  if (!Number.isInteger(iterations) || iterations < 0) throw new RangeError(`sinkhorn: iterations must be an integer >= 0, got ${iterations}`);
+  // Beyond e^-708 the kernel would leave the normal float64 range: the log domain copes.
+  if (2 / epsilon > 700) return sinkhornAssign(cost, rows, cols, epsilon, iterations);
+
+  const c = centerCosts(cost);
+  for (let i = 0; i < c.length; i++) c[i] = -(c[i] as number) / epsilon;
+  const alpha = new Float64Array(rows);
+  for (let b = 0; b < rows; b++) {
+    let m = -Infinity;
+    for (let k = 0; k < cols; k++) m = Math.max(m, c[b * cols + k] as number);
+    alpha[b] = -m;
+  }
+  const beta = new Float64Array(cols);
+  const kernel = new Float64Array(rows * cols);
+  const u = new Float64Array(rows).fill(1);
+  const v = new Float64Array(cols).fill(1);
+  const colSums = new Float64Array(cols);
+  const rowTarget = 1 / rows;
+  const colTarget = 1 / cols;
+
+  const computeKernel = () => {
+    for (let b = 0; b < rows; b++) {
+      const o = b * cols;
+      const a = alpha[b] as number;
+      for (let k = 0; k < cols; k++) kernel[o + k] = Math.exp((c[o + k] as number) + a + (beta[k] as number));
+    }
+  };
+  /** Folds u and v into alpha and beta (u = v = 1 afterwards) and recomputes the kernel. */
+  const absorb = () => {
+    for (let b = 0; b < rows; b++) alpha[b] = (alpha[b] as number) + Math.log(u[b] as number);
+    for (let k = 0; k < cols; k++) beta[k] = (beta[k] as number) + Math.log(v[k] as number);
+    u.fill(1);
+    v.fill(1);
+    computeKernel();
+  };
+
+  /** Column sums of diag(u) K, for the column step. */
+  const sumColumns = () => {
+    colSums.fill(0);
+    for (let b = 0; b < rows; b++) {
+      const o = b * cols;
+      const ub = u[b] as number;
+      for (let k = 0; k < cols; k++) colSums[k] = (colSums[k] as number) + (kernel[o + k] as number) * ub;
+    }
+  };
+
+  computeKernel();
+  for (let it = 0; it < iterations; it++) {
+    // Row step, fused with the column sums it feeds: one sweep over the kernel per iteration,
+    // four rows at a time so each v[k] and colSums[k] is loaded once per four rows.
+    colSums.fill(0);
+    let b = 0;
+    for (; b + 3 < rows; b += 4) {
+      const o0 = b * cols;
+      const o1 = o0 + cols;
+      const o2 = o1 + cols;
+      const o3 = o2 + cols;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let k = 0; k < cols; k++) {
+        const vk = v[k] as number;
+        s0 += (kernel[o0 + k] as number) * vk;
+        s1 += (kernel[o1 + k] as number) * vk;
+        s2 += (kernel[o2 + k] as number) * vk;
+        s3 += (kernel[o3 + k] as number) * vk;
+      }
+      const u0 = rowTarget / s0;
+      const u1 = rowTarget / s1;
+      const u2 = rowTarget / s2;
+      const u3 = rowTarget / s3;
+      u[b] = u0;
+      u[b + 1] = u1;
+      u[b + 2] = u2;
+      u[b + 3] = u3;
+      for (let k = 0; k < cols; k++) {
+        colSums[k] =
+          (colSums[k] as number) + (kernel[o0 + k] as number) * u0 + (kernel[o1 + k] as number) * u1 + (kernel[o2 + k] as number) * u2 + (kernel[o3 + k] as number) * u3;
+      }
+    }
+    for (; b < rows; b++) {
+      const o = b * cols;
+      let s0 = 0;
+      for (let k = 0; k < cols; k++) s0 += (kernel[o + k] as number) * (v[k] as number);
+      const ub = rowTarget / s0;
+      u[b] = ub;
+      for (let k = 0; k < cols; k++) colSums[k] = (colSums[k] as number) + (kernel[o + k] as number) * ub;
+    }
+    let extreme = false;
+    for (let i = 0; i < rows; i++) {
+      const ui = u[i] as number;
+      if (!(ui > 0 && ui < Infinity)) return sinkhornAssign(cost, rows, cols, epsilon, iterations);
+      if (ui > HIGH || ui < LOW) extreme = true;
+    }
+    if (extreme) {
+      absorb();
+      sumColumns();
+    }
+    // Column step.
+    extreme = false;
+    for (let k = 0; k < cols; k++) {
+      const vk = colTarget / (colSums[k] as number);
+      if (!(vk > 0 && vk < Infinity)) return sinkhornAssign(cost, rows, cols, epsilon, iterations);
+      if (vk > HIGH || vk < LOW) extreme = true;
+      v[k] = vk;
+    }
+    if (extreme) absorb();
+  }
+
+  // argmax_k of log P[b,k] = C[b,k] + (beta[k] + log v[k]) + (a row constant)
+  const g = new Float64Array(cols);
+  for (let k = 0; k < cols; k++) g[k] = (beta[k] as number) + Math.log(v[k] as number);
+  const codes = new Int32Array(rows);
+  for (let b = 0; b < rows; b++) {
+    const o = b * cols;
+    let best = -Infinity;
+    let arg = 0;
+    for (let k = 0; k < cols; k++) {
+      const score = (c[o + k] as number) + (g[k] as number);
+      if (score > best) {
+        best = score;
+        arg = k;
+      }
+    }
+    codes[b] = arg;
+  }
+  return codes;
+}
