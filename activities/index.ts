@@ -3,12 +3,16 @@ import { baselineActivities } from './baselines.js';
 import { embedActivities } from './embed.js';
 import { ingestActivities } from './ingest.js';
 import { runManifestActivities } from './runManifest.js';
+import { semanticIdActivities } from './semanticIds.js';
 
 export type { ActivityDeps } from './deps.js';
 
 /** Every activity, bound to the worker's store and data directory. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...runManifestActivities(deps), ...ingestActivities(deps), ...baselineActivities(deps), ...embedActivities(deps) };
+  return {
+    ...runManifestActivities(deps), ...ingestActivities(deps), ...baselineActivities(deps), ...embedActivities(deps),
+    ...semanticIdActivities(deps),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -33,6 +33,8 @@ const STAGES: StageStep[] = [
   { stage: 'ingest', plan: (input) => planning.planIngest(input.config), run: (plan) => cpu.ingest(plan) },
   { stage: 'baselines', plan: (input, done) => planning.planBaselines(input.config, done.get('ingest')!), run: (plan) => cpu.baselines(plan) },
   { stage: 'embed', plan: (input, done) => planning.planEmbed(input.config, done.get('ingest')!), run: (plan) => gpu.embed(plan) },
+  { stage: 'rqvae', plan: (input, done) => planning.planRqvae(input.config, done.get('embed')!), run: (plan) => gpu.rqvae(plan) },
+  { stage: 'semid', plan: (input, done) => planning.planSemid(input.config, done.get('embed')!, done.get('rqvae')!), run: (plan) => cpu.semid(plan) },
 ];
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus> {

@@ -1,4 +1,6 @@
 import { DEFAULT_EMBED_SETTINGS } from '../embed/embedItems.js';
+import { GENREC_RQVAE } from '../rqvae/settings.js';
+import { DEFAULT_REPAIR_SETTINGS } from '../semid/assign.js';
 import type { PipelineConfig } from './schema.js';
 
 /** Deeply partial config, as written in files, presets and overrides. */
@@ -21,6 +23,18 @@ const base: PipelineConfig = {
   },
   // TF-IDF over the cleaned item text, projected to 768 dimensions (genrec's sentence-T5 width).
   embed: structuredClone(DEFAULT_EMBED_SETTINGS),
+  // genrec's RQ-VAE shrunk to the sample's ~300 items: 3 levels x 32 codes, a few hundred epochs.
+  rqvae: {
+    ...GENREC_RQVAE,
+    hiddenWidths: [256, 128],
+    latentDim: 32,
+    levels: 3,
+    codebookSize: 32,
+    epochs: 200,
+    warmupEpochs: 10,
+    evalEvery: 20,
+  },
+  semid: { ...DEFAULT_REPAIR_SETTINGS },
 };
 
 /**
@@ -36,6 +50,7 @@ export const PRESETS = {
     dataset: { ...base.dataset, source: '' },
     ingest: { kCore: 5, dedupe: true, requireMetadata: true, minSequenceLength: 5 },
     baselines: { ...base.baselines, sasrec: { ...base.baselines.sasrec, maxEpochs: 40, patience: 4 } },
+    rqvae: { ...GENREC_RQVAE, hiddenWidths: [...GENREC_RQVAE.hiddenWidths] },
   },
 } satisfies Record<string, PipelineConfig>;
 

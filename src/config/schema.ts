@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BASELINE_MODELS } from '../baselines/models.js';
 import { ENCODERS } from '../embed/embedItems.js';
+import { REPAIR_STRATEGIES } from '../semid/assign.js';
 
 /** Dataset formats that ingestion reads. Later issues add more readers here. */
 export const DATASET_FORMATS = ['amazon2014', 'lcrec'] as const;
@@ -79,6 +80,49 @@ const EmbedSchema = z.strictObject({
   }),
 });
 
+const positiveInt = z.int().min(1);
+/** Spec C; field meanings in src/rqvae/settings.ts. Presets: genrec (5 x 256) and official (4 x 256). */
+const RqvaeSchema = z.strictObject({
+  hiddenWidths: z.array(positiveInt).min(1),
+  latentDim: positiveInt,
+  levels: z.int().min(1).max(16),
+  codebookSize: z.int().min(2).max(65_536),
+  activation: z.enum(['silu', 'relu']),
+  bias: z.boolean(),
+  weightInit: z.enum(['torch-default', 'xavier-normal']),
+  normalizeOutput: z.boolean(),
+  lossScaling: z.enum(['sum', 'mean']),
+  commitmentWeight: z.number().min(0),
+  quantLossWeight: z.number().min(0),
+  codebookInit: z.enum(['kmeans', 'uniform']),
+  kmeansSamples: positiveInt,
+  kmeansIterations: z.int().min(0),
+  kmeansSeeding: z.enum(['kmeans++', 'random']),
+  sinkhornLastLevel: z.boolean(),
+  sinkhornEpsilon: z.number().gt(0),
+  sinkhornIterations: z.int().min(0),
+  learningRate: z.number().gt(0),
+  weightDecay: z.number().min(0),
+  adamBeta1: z.number().min(0).lt(1),
+  adamBeta2: z.number().min(0).lt(1),
+  adamEpsilon: z.number().gt(0),
+  warmupEpochs: z.int().min(0),
+  epochs: positiveInt,
+  batchSize: positiveInt,
+  clipNorm: z.number().gt(0),
+  evalEvery: positiveInt,
+  selectFromFraction: z.number().min(0).max(1),
+  inferenceBatchSize: positiveInt,
+});
+
+const SemidSchema = z.strictObject({
+  /** 'free-codes' (default: Sinkhorn over codes no other item holds) or 'official'. */
+  strategy: z.enum(REPAIR_STRATEGIES),
+  epsilon: z.number().gt(0),
+  maxRounds: z.int().min(0).max(1000),
+  sinkhornIterations: z.int().min(1),
+});
+
 export const PipelineConfigSchema = z.strictObject({
   /** Human name of the run, part of its workflow id; a "split" in genrec's sense (beauty, sports, ...). */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes (max 40)'),
@@ -88,6 +132,8 @@ export const PipelineConfigSchema = z.strictObject({
   ingest: IngestSchema,
   baselines: BaselinesSchema,
   embed: EmbedSchema,
+  rqvae: RqvaeSchema,
+  semid: SemidSchema,
 });
 
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;

@@ -5,7 +5,7 @@
 import type { PipelineConfig } from '../config/schema.js';
 import type { ArtifactFile } from '../store/artifactStore.js';
 
-export type StageName = 'ingest' | 'baselines' | 'embed';
+export type StageName = 'ingest' | 'baselines' | 'embed' | 'rqvae' | 'semid';
 
 export interface PipelineInput {
   config: PipelineConfig;

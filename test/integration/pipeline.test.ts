@@ -53,7 +53,7 @@ describe('pipeline workflow on a real Temporal dev server', () => {
     const ingest = first.status.stages.find((s) => s.stage === 'ingest')!;
     assert.equal(ingest.state, 'done');
     assert.ok((ingest.summary?.users as number) > 400, `users: ${ingest.summary?.users}`);
-    assert.deepEqual(await activityTypesScheduled(first.handle), ['recordRun', 'planIngest', 'ingest', 'planBaselines', 'baselines', 'planEmbed', 'embed', 'recordRun']);
+    assert.deepEqual(await activityTypesScheduled(first.handle), ['recordRun', 'planIngest', 'ingest', 'planBaselines', 'baselines', 'planEmbed', 'embed', 'planRqvae', 'rqvae', 'planSemid', 'semid', 'recordRun']);
 
     const second = await run(config);
     assert.equal(second.handle.workflowId, first.handle.workflowId, 'same dataset + config + code: same workflow id');
@@ -61,7 +61,7 @@ describe('pipeline workflow on a real Temporal dev server', () => {
     const again = second.status.stages.find((s) => s.stage === 'ingest')!;
     assert.equal(again.state, 'cached');
     assert.equal(again.key, ingest.key);
-    assert.deepEqual(await activityTypesScheduled(second.handle), ['recordRun', 'planIngest', 'planBaselines', 'planEmbed', 'recordRun'], 'no stage activity ran again');
+    assert.deepEqual(await activityTypesScheduled(second.handle), ['recordRun', 'planIngest', 'planBaselines', 'planEmbed', 'planRqvae', 'planSemid', 'recordRun'], 'no stage activity ran again');
     assert.equal(second.status.stages.find((s) => s.stage === 'baselines')!.state, 'cached');
 
     // One attempt directory: nothing was written twice.
