@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProgressSink } from '../data/itemText.js';
 import { readItemEmbeddings } from '../embed/writeEmbeddings.js';
@@ -27,6 +27,7 @@ export interface RqvaeStageOptions {
  * per-level usage and perplexity; the k-means initialisation; the evaluation kept and why).
  */
 export async function runRqvaeStage(embeddingsPath: string, outDir: string, settings: RqvaeSettings, opts: RqvaeStageOptions) {
+  await mkdir(outDir, { recursive: true });
   const { embeddings, count, dim } = await readItemEmbeddings(embeddingsPath);
   const checkpointDir = opts.checkpointDir;
   const result = await trainRqvae(embeddings, count, dim, settings, {

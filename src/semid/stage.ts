@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import type { ProgressSink } from '../data/itemText.js';
 import { readItemEmbeddings } from '../embed/writeEmbeddings.js';
 import { readModelDir } from '../rqvae/checkpointFiles.js';
@@ -18,6 +19,7 @@ export async function runSemidStage(
   settings: CollisionRepairSettings,
   opts: { onProgress?: ProgressSink } = {},
 ) {
+  await mkdir(outDir, { recursive: true });
   await initTensorEngine();
   const { embeddings } = await readItemEmbeddings(embeddingsPath);
   const model = await readModelDir(rqvaeDir);
