@@ -119,7 +119,8 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
     await writeFile(join(dir, 'reviews_Mini_5.json.gz'), gzipSync(broken.join('\n')));
     await writeFile(join(dir, 'meta_Mini.json.gz'), gzipSync(meta.join('\n')));
 
-    const failed = await lcrec('run', '--dataset', dir, '--set', 'name=mini');
+    // Seven items: a codebook of 4 codes is all k-means can initialise from them.
+    const failed = await lcrec('run', '--dataset', dir, '--set', 'name=mini', '--set', 'rqvae.codebookSize=4');
     assert.equal(failed.code, 1);
     assert.match(failed.stdout, /ingest\s+failed/);
     assert.match(failed.stdout, /reviews_Mini_5\.json\.gz:5/);

@@ -213,7 +213,7 @@ describe('lcrec run --artifacts s3://... from the CLI, with canary credentials',
     await put('datasets/mini/reviews_Mini_5.json.gz', gzipSync(broken.join('\n')));
     await put('datasets/mini/meta_Mini.json.gz', gzipSync(meta.join('\n')));
 
-    const failed = await run({}, 'run', '--artifacts', root, '--dataset', `s3://${s3.bucket}/datasets/mini`, '--format', 'amazon2014', '--set', 'name=mini');
+    const failed = await run({}, 'run', '--artifacts', root, '--dataset', `s3://${s3.bucket}/datasets/mini`, '--format', 'amazon2014', '--set', 'name=mini', '--set', 'rqvae.codebookSize=4');
     assert.equal(failed.code, 1, failed.stdout + failed.stderr);
     assert.match(failed.stdout, /ingest\s+failed/);
     assert.match(failed.stdout, /reviews_Mini_5\.json\.gz:5/);
