@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import type { ArtifactFile, ArtifactManifest, ArtifactStore, Attempt, OrphanAttempt, RunManifest, SweepReport } from './artifactStore.js';
 import { sha256File } from './digest.js';
-import { isSafeSegment, safeSegment } from './names.js';
+import { isSafeSegment, publishableFiles, safeSegment } from './names.js';
 
 /**
  * Artifact store in a local directory:
@@ -56,10 +56,7 @@ export class LocalArtifactStore implements ArtifactStore {
     attempt: Attempt,
     meta: { summary: Record<string, unknown>; keyInputs: unknown },
   ): Promise<{ manifest: ArtifactManifest; published: boolean }> {
-    const names = (await readdir(attempt.dir, { withFileTypes: true }))
-      .filter((e) => e.isFile() && !e.name.includes('.tmp-') && isSafeSegment(e.name))
-      .map((e) => e.name)
-      .sort();
+    const names = await publishableFiles(attempt.dir);
     const files: ArtifactFile[] = [];
     for (const name of names) files.push({ name, ...(await sha256File(join(attempt.dir, name))) });
     const manifest: ArtifactManifest = {

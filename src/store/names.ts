@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { BadInputError } from '../errors.js';
 
 /**
@@ -26,4 +27,16 @@ export function parseDuration(text: string): number {
   if (!match) throw new BadInputError(`invalid duration '${text}': use e.g. 90s, 30m, 24h, 7d`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 's'] ?? 1000;
   return Number(match[1]) * unit;
+}
+
+/**
+ * The files an attempt publishes: plain files of its workspace with safe names, in sorted order;
+ * `.tmp-` files are writes that never finished.
+ */
+export async function publishableFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && !e.name.includes('.tmp-') && isSafeSegment(e.name))
+    .map((e) => e.name)
+    .sort();
 }

@@ -19,7 +19,7 @@ import { BadInputError } from '../errors.js';
 import { publishDir } from '../util/atomicDir.js';
 import type { ArtifactFile, ArtifactManifest, ArtifactStore, Attempt, OrphanAttempt, RunManifest, SweepReport } from './artifactStore.js';
 import { sha256File } from './digest.js';
-import { isSafeSegment, safeSegment } from './names.js';
+import { isSafeSegment, publishableFiles, safeSegment } from './names.js';
 import {
   createS3Client,
   describeS3Error,
@@ -153,10 +153,7 @@ export class S3ArtifactStore implements ArtifactStore {
     meta: { summary: Record<string, unknown>; keyInputs: unknown },
   ): Promise<{ manifest: ArtifactManifest; published: boolean }> {
     const prefix = this.attemptPrefix(attempt.stage, attempt.key, attempt.attempt);
-    const names = (await readdir(attempt.dir, { withFileTypes: true }))
-      .filter((e) => e.isFile() && !e.name.includes('.tmp-') && isSafeSegment(e.name))
-      .map((e) => e.name)
-      .sort();
+    const names = await publishableFiles(attempt.dir);
     await this.call('write', () =>
       this.client.send(
         new PutObjectCommand({
