@@ -15,7 +15,7 @@
  * it is folded into alpha/beta and K is recomputed. Should a sum still come out zero or not finite,
  * the engine's log-domain implementation answers instead.
  */
-import { centerCosts, sinkhornAssign } from '../tensor/sinkhorn.js';
+import { argmaxWithColumnOffsets, centerCosts, sinkhornAssign } from '../tensor/sinkhorn.js';
 
 /** Scalings beyond e^+-ABSORB are folded into the potentials (K recomputed: one exp pass). */
 const ABSORB = 100;
@@ -141,19 +141,5 @@ export function sinkhornAssignScaling(cost: ArrayLike<number>, rows: number, col
   // argmax_k of log P[b,k] = C[b,k] + (beta[k] + log v[k]) + (a row constant)
   const g = new Float64Array(cols);
   for (let k = 0; k < cols; k++) g[k] = (beta[k] as number) + Math.log(v[k] as number);
-  const codes = new Int32Array(rows);
-  for (let b = 0; b < rows; b++) {
-    const o = b * cols;
-    let best = -Infinity;
-    let arg = 0;
-    for (let k = 0; k < cols; k++) {
-      const score = (c[o + k] as number) + (g[k] as number);
-      if (score > best) {
-        best = score;
-        arg = k;
-      }
-    }
-    codes[b] = arg;
-  }
-  return codes;
+  return argmaxWithColumnOffsets(c, rows, cols, g);
 }

@@ -73,13 +73,18 @@ export function sinkhornAssign(cost: ArrayLike<number>, rows: number, cols: numb
     colStep.compute(f, g, -logCols);
   }
 
+  return argmaxWithColumnOffsets(c, rows, cols, g);
+}
+
+/** codes[b] = argmax_k (c[b,k] + offsets[k]): the assignment read off a transport plan. */
+export function argmaxWithColumnOffsets(c: ArrayLike<number>, rows: number, cols: number, offsets: ArrayLike<number>): Int32Array {
   const codes = new Int32Array(rows);
   for (let b = 0; b < rows; b++) {
     const o = b * cols;
     let best = -Infinity;
     let arg = 0;
     for (let k = 0; k < cols; k++) {
-      const v = (c[o + k] as number) + (g[k] as number);
+      const v = (c[o + k] as number) + (offsets[k] as number);
       if (v > best) {
         best = v;
         arg = k;
