@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/lcrec.js', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let home: string;
+let env: NodeJS.ProcessEnv;
+const lcrec = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env, timeout: 300_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+const startWorker = (): ChildProcess => spawn(process.execPath, [BIN, 'worker', '--queue', 'all'], { env, stdio: 'ignore' });
+
+before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'lcrec-resume-'));
+  env = { ...process.env, LCREC_HOME: home, LCREC_TEMPORAL_PORT: String(await freePort()) };
+  delete env.LCREC_ARTIFACTS;
+  const server = await lcrec('server', 'start');
+  env.TEMPORAL_ADDRESS = /running at (\S+)/.exec(server.stdout)![1]!;
+});
+after(async () => {
+  await lcrec('server', 'stop');
+  await rm(home, { recursive: true, force: true });
+});
+
+test('a worker killed during RQ-VAE training: a new worker finishes the stage from its last checkpoint', async () => {
+  // Long enough training that the kill lands mid-stage; SASRec left out to keep the test short.
+  const config = ['--set', 'name=resume', '--set', 'rqvae.epochs=600', '--set', 'baselines.models=[popularity]'];
+  let worker = startWorker();
+  try {
+    const started = await lcrec('run', '--detach', ...config);
+    assert.equal(started.code, 0, started.stderr);
+    const workflowId = /run (lcrec-resume-[0-9a-f]{12})/.exec(started.stdout)![1]!;
+
+    // Wait for the first checkpoint of the RQ-VAE stage, then kill the worker without warning.
+    const work = join(home, 'work', 'rqvae');
+    const deadline = Date.now() + 120_000;
+    let checkpoint: string | undefined;
+    while (!checkpoint && Date.now() < deadline) {
+      await sleep(250);
+      const keys = existsSync(work) ? await readdir(work) : [];
+      checkpoint = keys.map((k) => join(work, k, 'training.json')).find((f) => existsSync(f));
+    }
+    assert.ok(checkpoint, 'the RQ-VAE stage wrote a checkpoint');
+    worker.kill('SIGKILL');
+    await new Promise((resolve) => worker.once('exit', resolve));
+
+    worker = startWorker();
+    // Attaches to the running execution (same id) and follows it to the end.
+    const finished = await lcrec('run', ...config);
+    assert.equal(finished.code, 0, finished.stdout + finished.stderr);
+    assert.match(finished.stdout, new RegExp(`run ${workflowId}`));
+    assert.match(finished.stdout, /semid\s+done/);
+
+    const runs = join(home, 'artifacts', 'runs', workflowId);
+    const manifests = await Promise.all((await readdir(runs)).map(async (f) => JSON.parse(await readFile(join(runs, f), 'utf8'))));
+    const rqvae = manifests
+      .filter((m) => m.state === 'completed')
+      .flatMap((m) => m.stages as { stage: string; summary?: { resumedFromStep?: number | null; epoch?: number } }[])
+      .find((s) => s.stage === 'rqvae');
+    assert.ok(rqvae?.summary, 'the completed run recorded the RQ-VAE stage');
+    assert.ok((rqvae.summary.resumedFromStep ?? 0) > 0, `resumed from step ${rqvae.summary.resumedFromStep}, not from 0`);
+  } finally {
+    worker.kill('SIGTERM');
+  }
+});
