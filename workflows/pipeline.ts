@@ -23,18 +23,23 @@ const gpu = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.gpu, ...stageOp
 
 interface StageStep {
   stage: StageName;
+  /** Stages whose outputs this one reads; it starts when they are finished. */
+  needs: StageName[];
   /** Computes the stage's key from its config slice and upstream outputs (`done`). */
   plan: (input: PipelineInput, done: Map<StageName, StageOutput>) => Promise<StagePlan>;
   run: (plan: StagePlan) => Promise<StageOutput>;
 }
 
-/** The stages in order. Each later stage adds one line here. */
+/**
+ * The stages, each after the stages it reads. Independent branches run at the same time: the
+ * baselines beside the embed -> rqvae -> semid chain. Each later stage adds one line here.
+ */
 const STAGES: StageStep[] = [
-  { stage: 'ingest', plan: (input) => planning.planIngest(input.config), run: (plan) => cpu.ingest(plan) },
-  { stage: 'baselines', plan: (input, done) => planning.planBaselines(input.config, done.get('ingest')!), run: (plan) => cpu.baselines(plan) },
-  { stage: 'embed', plan: (input, done) => planning.planEmbed(input.config, done.get('ingest')!), run: (plan) => gpu.embed(plan) },
-  { stage: 'rqvae', plan: (input, done) => planning.planRqvae(input.config, done.get('embed')!), run: (plan) => gpu.rqvae(plan) },
-  { stage: 'semid', plan: (input, done) => planning.planSemid(input.config, done.get('embed')!, done.get('rqvae')!), run: (plan) => cpu.semid(plan) },
+  { stage: 'ingest', needs: [], plan: (input) => planning.planIngest(input.config), run: (plan) => cpu.ingest(plan) },
+  { stage: 'baselines', needs: ['ingest'], plan: (input, done) => planning.planBaselines(input.config, done.get('ingest')!), run: (plan) => cpu.baselines(plan) },
+  { stage: 'embed', needs: ['ingest'], plan: (input, done) => planning.planEmbed(input.config, done.get('ingest')!), run: (plan) => gpu.embed(plan) },
+  { stage: 'rqvae', needs: ['embed'], plan: (input, done) => planning.planRqvae(input.config, done.get('embed')!), run: (plan) => gpu.rqvae(plan) },
+  { stage: 'semid', needs: ['embed', 'rqvae'], plan: (input, done) => planning.planSemid(input.config, done.get('embed')!, done.get('rqvae')!), run: (plan) => cpu.semid(plan) },
 ];
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus> {
@@ -51,16 +56,28 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus>
   await control.recordRun(input, status);
 
   const outputs = new Map<StageName, StageOutput>();
-  try {
-    for (const [i, { stage, plan, run }] of STAGES.entries()) {
-      const entry = status.stages[i]!;
-      outputs.set(stage, await runOrReuse(entry, () => plan(input, outputs), run));
-    }
-    status.state = 'completed';
-  } catch (err) {
+  const finished = new Map<StageName, Promise<StageOutput>>();
+  for (const [i, step] of STAGES.entries()) {
+    const entry = status.stages[i]!;
+    finished.set(
+      step.stage,
+      // A stage whose inputs failed never starts (it ends up 'skipped'); the others go on.
+      Promise.all(step.needs.map((need) => finished.get(need)!)).then(async () => {
+        const output = await runOrReuse(entry, () => step.plan(input, outputs), step.run);
+        outputs.set(step.stage, output);
+        return output;
+      }),
+    );
+  }
+  // Wait for every branch, so nothing is still running when the run manifest is written.
+  const failure = (await Promise.allSettled(finished.values())).find((r) => r.status === 'rejected');
+  if (failure) {
     status.state = 'failed';
-    status.error = errorMessage(err);
+    const failedStage = status.stages.find((s) => s.state === 'failed');
+    status.error = failedStage?.error ?? errorMessage(failure.reason);
     for (const entry of status.stages) if (entry.state === 'pending') entry.state = 'skipped';
+  } else {
+    status.state = 'completed';
   }
   status.finishedAt = new Date().toISOString();
   await control.recordRun(input, status);

@@ -53,7 +53,11 @@ describe('pipeline workflow on a real Temporal dev server', () => {
     const ingest = first.status.stages.find((s) => s.stage === 'ingest')!;
     assert.equal(ingest.state, 'done');
     assert.ok((ingest.summary?.users as number) > 400, `users: ${ingest.summary?.users}`);
-    assert.deepEqual(await activityTypesScheduled(first.handle), ['recordRun', 'planIngest', 'ingest', 'planBaselines', 'baselines', 'planEmbed', 'embed', 'planRqvae', 'rqvae', 'planSemid', 'semid', 'recordRun']);
+    const firstActivities = await activityTypesScheduled(first.handle);
+    // The baselines run beside the embed -> rqvae -> semid chain, so only the set is fixed.
+    assert.deepEqual(firstActivities.slice(0, 3), ['recordRun', 'planIngest', 'ingest']);
+    assert.deepEqual([...firstActivities].sort(), ['baselines', 'embed', 'ingest', 'planBaselines', 'planEmbed', 'planIngest', 'planRqvae', 'planSemid', 'recordRun', 'recordRun', 'rqvae', 'semid']);
+    assert.equal(firstActivities.at(-1), 'recordRun');
 
     const second = await run(config);
     assert.equal(second.handle.workflowId, first.handle.workflowId, 'same dataset + config + code: same workflow id');
@@ -61,7 +65,7 @@ describe('pipeline workflow on a real Temporal dev server', () => {
     const again = second.status.stages.find((s) => s.stage === 'ingest')!;
     assert.equal(again.state, 'cached');
     assert.equal(again.key, ingest.key);
-    assert.deepEqual(await activityTypesScheduled(second.handle), ['recordRun', 'planIngest', 'planBaselines', 'planEmbed', 'planRqvae', 'planSemid', 'recordRun'], 'no stage activity ran again');
+    assert.deepEqual((await activityTypesScheduled(second.handle)).sort(), ['planBaselines', 'planEmbed', 'planIngest', 'planRqvae', 'planSemid', 'recordRun', 'recordRun'], 'no stage activity ran again');
     assert.equal(second.status.stages.find((s) => s.stage === 'baselines')!.state, 'cached');
 
     // One attempt directory: nothing was written twice.
