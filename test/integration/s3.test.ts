@@ -223,6 +223,16 @@ describe('lcrec run --artifacts s3://... from the CLI, with canary credentials',
     const resumed = await run({}, 'resume', workflowId, '--artifacts', root);
     assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
     assert.match(resumed.stdout, /ingest\s+done/);
+
+    // The standalone command reads the same s3:// source through the same download cache.
+    const out = await mkdtemp(join(tmpdir(), 'lcrec-s3-ingest-'));
+    try {
+      const ingested = await run({}, 'ingest', `s3://${s3.bucket}/datasets/mini`, '--format', 'amazon2014', '--out', out);
+      assert.equal(ingested.code, 0, ingested.stdout + ingested.stderr);
+      assert.match(ingested.stdout, /6 users, 7 items, 36 interactions/);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   test('wrong credentials, a missing bucket, an unreachable endpoint: one clear error line naming endpoint and bucket', async () => {
