@@ -26,6 +26,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zc, createGzip } from 'node:zlib';
+import { fmix32 } from '../src/tensor/rng.js';
 
 export interface SyntheticOptions {
   seed: number;
@@ -72,12 +73,7 @@ function hashSeed(...parts: Array<number | string>): number {
       h = Math.imul(h, 0x01000193);
     }
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h >>> 0);
 }
 
 class Rng {

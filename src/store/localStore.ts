@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import type { ArtifactFile, ArtifactManifest, ArtifactStore, Attempt, OrphanAttempt, RunManifest, SweepReport } from './artifactStore.js';
 import { sha256File } from './digest.js';
-import { isSafeSegment, publishableFiles, safeSegment } from './names.js';
+import { freshWorkspace, isSafeSegment, publishableFiles, safeSegment } from './names.js';
 
 /**
  * Artifact store in a local directory:
@@ -45,11 +45,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async beginAttempt(stage: string, key: string, attempt: string): Promise<Attempt> {
-    const dir = this.attemptDir(stage, key, attempt);
-    // A retried attempt with the same id starts clean: leftovers of a crash are not trusted.
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    return { stage, key, attempt, dir };
+    return { stage, key, attempt, dir: await freshWorkspace(this.attemptDir(stage, key, attempt)) };
   }
 
   async publish(

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { BadInputError } from '../errors.js';
 
 /**
@@ -39,4 +39,11 @@ export async function publishableFiles(dir: string): Promise<string[]> {
     .filter((e) => e.isFile() && !e.name.includes('.tmp-') && isSafeSegment(e.name))
     .map((e) => e.name)
     .sort();
+}
+
+/** An empty attempt workspace: a retried attempt with the same id never trusts a crash's leftovers. */
+export async function freshWorkspace(dir: string): Promise<string> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  return dir;
 }

@@ -19,7 +19,7 @@ import { BadInputError } from '../errors.js';
 import { publishDir } from '../util/atomicDir.js';
 import type { ArtifactFile, ArtifactManifest, ArtifactStore, Attempt, OrphanAttempt, RunManifest, SweepReport } from './artifactStore.js';
 import { sha256File } from './digest.js';
-import { isSafeSegment, publishableFiles, safeSegment } from './names.js';
+import { freshWorkspace, isSafeSegment, publishableFiles, safeSegment } from './names.js';
 import {
   createS3Client,
   describeS3Error,
@@ -141,11 +141,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async beginAttempt(stage: string, key: string, attempt: string): Promise<Attempt> {
-    const dir = this.scratchDir(stage, key, attempt);
-    // A retried attempt with the same id starts clean: leftovers of a crash are not trusted.
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    return { stage, key, attempt, dir };
+    return { stage, key, attempt, dir: await freshWorkspace(this.scratchDir(stage, key, attempt)) };
   }
 
   async publish(

@@ -173,7 +173,8 @@ function splitmix32(seed: number): () => number {
   };
 }
 
-function fmix32(h: number): number {
+/** murmur3's 32-bit finaliser: spreads every input bit over the output. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
