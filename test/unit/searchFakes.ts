@@ -1,0 +1,138 @@
+/**
+ * Small table-driven stand-ins for the LLM, for the search and evaluation tests (not a test file
+ * itself). A "model" here is a deterministic function of the whole token sequence: each row keeps
+ * a running hash of its prompt and generated tokens, and the logit of a candidate token is a
+ * seeded hash of (row hash, token) mapped to [-3, 3). `prefer` adds a bonus to the tokens of one
+ * path chosen from the prompt, so evaluations see real hits and misses.
+ */
+import type { DecodeSession, SessionFactory } from '../../src/search/decodeSession.js';
+import { fmix32 } from '../../src/tensor/rng.js';
+
+export interface RecordedCall {
+  /** Generated tokens of each row so far, and the tokens it was allowed. */
+  rows: { prompt: number; generated: number[]; allowed: number[] }[];
+}
+
+interface Row {
+  prompt: number;
+  hash: number;
+  generated: number[];
+}
+
+export class HashModel implements SessionFactory {
+  readonly calls: RecordedCall[] = [];
+  sessionsStarted = 0;
+  live = 0;
+
+  constructor(
+    private readonly seed: number,
+    private readonly prefer?: { path: (prompt: Int32Array) => Int32Array | undefined; bonus: number },
+  ) {}
+
+  async start(prompts: readonly Int32Array[]): Promise<DecodeSession> {
+    this.sessionsStarted++;
+    this.live++;
+    const model = this;
+    let rows: Row[] = prompts.map((p, i) => ({ prompt: i, hash: hashTokens(this.seed, p), generated: [] }));
+    let disposed = false;
+    const alive = () => {
+      if (disposed) throw new Error('session used after dispose');
+    };
+    return {
+      get rows() {
+        return rows.length;
+      },
+      async nextLogits(allowed) {
+        alive();
+        if (allowed.length !== rows.length) throw new Error(`nextLogits: ${allowed.length} allowed lists for ${rows.length} rows`);
+        model.calls.push({ rows: rows.map((r, i) => ({ prompt: r.prompt, generated: [...r.generated], allowed: Array.from(allowed[i]!) })) });
+        return rows.map((row, i) => {
+          const want = model.prefer?.path(prompts[row.prompt]!);
+          const nextPreferred = want && row.generated.every((t, l) => want[l] === t) ? want[row.generated.length] : undefined;
+          return Float32Array.from(allowed[i]!, (token) => model.logit(row.hash, token) + (token === nextPreferred ? model.prefer!.bonus : 0));
+        });
+      },
+      async advance(parents, tokens) {
+        alive();
+        if (parents.length !== tokens.length) throw new Error('advance: parents and tokens differ in length');
+        rows = Array.from(parents, (p, j) => {
+          const parent = rows[p];
+          if (!parent) throw new Error(`advance: no row ${p}`);
+          return { prompt: parent.prompt, hash: fmix32((parent.hash ^ Math.imul(tokens[j]! + 1, 0x9e3779b1)) >>> 0), generated: [...parent.generated, tokens[j]!] };
+        });
+      },
+      dispose() {
+        if (!disposed) model.live--;
+        disposed = true;
+      },
+    };
+  }
+
+  private logit(rowHash: number, token: number): number {
+    const h = fmix32((rowHash ^ fmix32((token * 2654435761 + this.seed) >>> 0)) >>> 0);
+    return ((h >>> 8) / 2 ** 24) * 6 - 3;
+  }
+}
+
+function hashTokens(seed: number, tokens: Int32Array): number {
+  let h = fmix32(seed >>> 0);
+  for (const t of tokens) h = fmix32((h ^ Math.imul(t + 1, 0x9e3779b1)) >>> 0);
+  return h;
+}
+
+/** Test token ids: code c of level l is token 1000 + 100 l + c; EOS is 2. */
+export const TEST_TOKENS = { codeTokenId: (level: number, code: number) => 1000 + 100 * level + code, eosId: 2 };
+
+/**
+ * Reference scores by brute force: every item's full path, scored through the same session
+ * contract one item at a time (log-softmax over the trie's allowed codes at each prefix).
+ */
+export async function bruteForceScores(
+  model: SessionFactory,
+  prompt: Int32Array,
+  codes: Int32Array,
+  depth: number,
+  allowedCodes: (prefix: number[]) => Int32Array,
+): Promise<Float64Array> {
+  const items = codes.length / depth;
+  const out = new Float64Array(items);
+  for (let item = 0; item < items; item++) {
+    const session = await model.start([prompt]);
+    let score = 0;
+    const prefix: number[] = [];
+    for (let l = 0; l < depth; l++) {
+      const allowed = Int32Array.from(allowedCodes(prefix), (c) => TEST_TOKENS.codeTokenId(l, c));
+      const [z] = await session.nextLogits([allowed]);
+      const code = codes[item * depth + l]!;
+      const at = allowed.indexOf(TEST_TOKENS.codeTokenId(l, code));
+      const max = Math.max(...z!);
+      const lse = max + Math.log(z!.reduce((s, v) => s + Math.exp(v - max), 0));
+      score += z![at]! - lse;
+      prefix.push(code);
+      await session.advance(Int32Array.of(0), Int32Array.of(allowed[at]!));
+    }
+    session.dispose();
+    out[item] = score;
+  }
+  return out;
+}
+
+/** `items` distinct random code tuples of `depth` levels with `codebook` codes each. */
+export function randomCodes(items: number, depth: number, codebook: number, seed: number): Int32Array {
+  if (items > codebook ** depth) throw new RangeError(`${items} distinct tuples do not fit ${codebook}^${depth}`);
+  const seen = new Set<string>();
+  const out = new Int32Array(items * depth);
+  let h = seed >>> 0;
+  for (let i = 0; i < items; ) {
+    const tuple = Array.from({ length: depth }, () => {
+      h = fmix32((h + 0x6d2b79f5) >>> 0);
+      return h % codebook;
+    });
+    const key = tuple.join(',');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.set(tuple, i * depth);
+    i++;
+  }
+  return out;
+}
