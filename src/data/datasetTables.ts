@@ -66,7 +66,8 @@ export function interactionsTable(set: SequenceSet): arrow.Table {
       user[row] = u;
       item[row] = it;
       position[row] = p;
-      if (set.timestamps) time[row] = BigInt(Math.round(set.timestamps[u]![p]!));
+      // Whole seconds; sources in milliseconds (2023) keep the fraction only for ordering.
+      if (set.timestamps) time[row] = BigInt(Math.floor(set.timestamps[u]![p]!));
       row++;
     });
   });
@@ -90,7 +91,7 @@ export function sequencesTable(set: SequenceSet, sourceUserIds: string[]): arrow
     user_id: arrow.makeVector(Int32Array.from(lengths, (_, i) => i)),
     source_user_id: arrow.vectorFromArray(Array.from(set.userSource, (u) => sourceUserIds[u]!), new arrow.Utf8()),
     items: listOfInt32Vector(set.sequences),
-    timestamps: listOfInt64Vector(set.timestamps ? set.timestamps.map((t) => Array.from(t, Math.round)) : set.sequences.map(() => null)),
+    timestamps: listOfInt64Vector(set.timestamps ? set.timestamps.map((t) => Array.from(t, Math.floor)) : set.sequences.map(() => null)),
     length: arrow.makeVector(lengths),
     valid_position: arrow.makeVector(lengths.map((n) => n - 2)),
     test_position: arrow.makeVector(lengths.map((n) => n - 1)),

@@ -1,11 +1,15 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetFormat } from '../config/schema.js';
 import { BadInputError } from '../errors.js';
 import { writeParquet } from '../tables/parquet.js';
 import { interactionsTable, itemsTable, sequencesTable } from './datasetTables.js';
 import { readAmazon2014, type RawDataset, type ReadOptions } from './formats/amazon2014.js';
+import { readAmazon2018 } from './formats/amazon2018.js';
+import { readAmazon2023 } from './formats/amazon2023.js';
 import { readLcRec } from './formats/lcrec.js';
+import { readRecboleAtomic, readRecboleSplits } from './formats/recbole.js';
+import { detectFormat } from './detect.js';
 import type { ItemText } from './itemText.js';
 import { buildSequences, withGivenIds, type SequenceSet } from './sequences.js';
 import { resolveSourceFiles, type SourceFiles } from './sources.js';
@@ -23,8 +27,18 @@ export interface IngestSettings {
   minSequenceLength: number;
 }
 
-/** Formats that arrive already filtered keep their data as given unless asked otherwise. */
-const DEFAULT_K_CORE: Record<DatasetFormat, number> = { amazon2014: 5, lcrec: 0 };
+/**
+ * Formats that arrive already filtered (LC-Rec json, sequential splits) keep their data as given
+ * unless asked otherwise; raw releases and RecBole atomic dumps get the official 5-core.
+ */
+export const DEFAULT_K_CORE: Record<DatasetFormat, number> = {
+  amazon2014: 5,
+  lcrec: 0,
+  amazon2018: 5,
+  amazon2023: 5,
+  recbole: 5,
+  'recbole-splits': 0,
+};
 
 export interface IngestStats {
   format: DatasetFormat;
@@ -51,21 +65,33 @@ export async function readSource(sources: SourceFiles, opts: ReadOptions): Promi
       return readAmazon2014({ reviews: f.reviews!, meta: f.meta! }, opts);
     case 'lcrec':
       return readLcRec({ inter: f.inter!, item: f.item! }, opts);
+    case 'amazon2018':
+      return readAmazon2018({ reviews: f.reviews!, meta: f.meta! }, opts);
+    case 'amazon2023':
+      return readAmazon2023({ reviews: f.reviews!, meta: f.meta! }, opts);
+    case 'recbole':
+      return readRecboleAtomic({ inter: f.inter!, item: f.item }, opts);
+    case 'recbole-splits':
+      return readRecboleSplits({ train: f.train!, valid: f.valid!, test: f.test!, item: f.item }, opts);
   }
 }
 
 /**
- * Reads a dataset in `format` from `source` (a file or directory) and writes interactions,
- * items and sequences Parquet files plus stats.json into `outDir`. Raw files are streamed.
+ * Reads a dataset in `format` (undefined: detected from the files) from `source` (a file or
+ * directory) and writes interactions, items and sequences Parquet files plus stats.json into
+ * `outDir`. Raw files are streamed. The outputs are written into a scratch directory inside
+ * `outDir` and moved into place only when all four are complete: bad input leaves nothing.
  */
 export async function ingest(
   source: string | SourceFiles,
-  format: DatasetFormat,
+  format: DatasetFormat | undefined,
   settings: IngestSettings,
   outDir: string,
   opts: ReadOptions = {},
 ): Promise<IngestStats> {
-  const files = typeof source === 'string' ? await resolveSourceFiles(source, format) : source;
+  const files =
+    typeof source !== 'string' ? source : format === undefined ? await detectFormat(source) : await resolveSourceFiles(source, format);
+  format = files.format;
   const raw = await readSource(files, opts);
   const mainFile = Object.values(files.files)[0]!;
   if (raw.log.length === 0) throw new BadInputError('the dataset holds no interactions', { file: mainFile });
@@ -76,7 +102,8 @@ export async function ingest(
     dedupe: settings.dedupe,
     kCore,
     minSequenceLength: settings.minSequenceLength,
-    itemHasMetadata: settings.requireMetadata ? (item) => raw.items.has(item) : undefined,
+    // A source without any item file (RecBole without `.item`) has nothing to require.
+    itemHasMetadata: settings.requireMetadata && raw.hasMetadata !== false ? (item) => raw.items.has(item) : undefined,
   });
   if (set.sequences.length === 0) {
     throw new BadInputError(
@@ -91,17 +118,22 @@ export async function ingest(
 
   const text = (item: number): ItemText =>
     raw.items.get(item) ?? { asin: null, title: '', description: '', brand: '', categories: '', price: null };
+  const stats = statsOf(set, raw, format, kCore, kept !== undefined);
   opts.onProgress?.({ phase: 'writing', done: 0, total: 3 });
   await mkdir(outDir, { recursive: true });
-  await writeParquet(join(outDir, 'items.parquet'), itemsTable(set, raw.log.items.values, text));
-  opts.onProgress?.({ phase: 'writing', done: 1, total: 3 });
-  await writeParquet(join(outDir, 'interactions.parquet'), interactionsTable(set));
-  opts.onProgress?.({ phase: 'writing', done: 2, total: 3 });
-  await writeParquet(join(outDir, 'sequences.parquet'), sequencesTable(set, raw.log.users.values));
-  opts.onProgress?.({ phase: 'writing', done: 3, total: 3 });
-
-  const stats = statsOf(set, raw, format, kCore, kept !== undefined);
-  await writeFile(join(outDir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
+  const scratch = await mkdtemp(join(outDir, '.ingest-'));
+  try {
+    await writeParquet(join(scratch, 'items.parquet'), itemsTable(set, raw.log.items.values, text));
+    opts.onProgress?.({ phase: 'writing', done: 1, total: 3 });
+    await writeParquet(join(scratch, 'interactions.parquet'), interactionsTable(set));
+    opts.onProgress?.({ phase: 'writing', done: 2, total: 3 });
+    await writeParquet(join(scratch, 'sequences.parquet'), sequencesTable(set, raw.log.users.values));
+    opts.onProgress?.({ phase: 'writing', done: 3, total: 3 });
+    await writeFile(join(scratch, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
+    for (const name of INGEST_OUTPUTS) await rename(join(scratch, name), join(outDir, name));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
   return stats;
 }
 

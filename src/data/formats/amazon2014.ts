@@ -11,6 +11,8 @@ export interface RawDataset {
   /** Source ids as numbers (formats whose ids are indices), by log index. */
   givenIds?: { users: number[]; items: number[] };
   counts: { records: number; metaRecords: number };
+  /** False when the source has no item file at all: then no interaction is dropped for lacking metadata. */
+  hasMetadata?: boolean;
 }
 
 export interface ReadOptions {
