@@ -4,7 +4,7 @@ import { ENCODERS } from '../embed/embedItems.js';
 import { REPAIR_STRATEGIES } from '../semid/assign.js';
 
 /** Dataset formats that ingestion reads. Later issues add more readers here. */
-export const DATASET_FORMATS = ['amazon2014', 'lcrec'] as const;
+export const DATASET_FORMATS = ['amazon2014', 'lcrec', 'amazon2018', 'amazon2023', 'recbole', 'recbole-splits'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
 
 /** The bundled synthetic sample: generated from a seed, never committed. */
