@@ -4,6 +4,10 @@
  *   Recall@K = 1[rank < K]              (equal to HR@K with a single target)
  *   NDCG@K   = 1 / log2(rank + 2) if rank < K, else 0   (the ideal DCG of one target is 1)
  * Both are averaged over users. K = 1, 5, 10.
+ * For the generative model the list is the finished beams, best first (at most the beam width;
+ * every one a distinct existing item), so "full ranking" means no sampled negatives: every item
+ * can be generated. With several prompt templates each template is averaged over users first and
+ * the templates' figures are then averaged (LC-Rec's protocol, spec G.1): `summarizeTemplates`.
  */
 export const CUTOFFS = [1, 5, 10] as const;
 
@@ -41,4 +45,29 @@ export class MetricsAccumulator {
 export function rankOf(ranked: ArrayLike<number>, target: number): number {
   for (let i = 0; i < ranked.length; i++) if (ranked[i] === target) return i;
   return -1;
+}
+
+/** The metrics of one list of target ranks (-1: not recommended), accumulated in order. */
+export function metricsFromRanks(ranks: ArrayLike<number>): Metrics {
+  const acc = new MetricsAccumulator();
+  for (let i = 0; i < ranks.length; i++) acc.add(ranks[i] as number);
+  return acc.result();
+}
+
+/** Mean, min and max of each metric over templates (in the given order); `users` is per template. */
+export function summarizeTemplates(perTemplate: readonly Metrics[]): { mean: Metrics; min: Metrics; max: Metrics } {
+  if (perTemplate.length === 0) throw new RangeError('no templates to summarise');
+  const pick = (f: (values: number[]) => number) => {
+    const out = { users: perTemplate[0]!.users } as Metrics;
+    for (const k of CUTOFFS) {
+      out[`recall@${k}`] = f(perTemplate.map((m) => m[`recall@${k}`]));
+      out[`ndcg@${k}`] = f(perTemplate.map((m) => m[`ndcg@${k}`]));
+    }
+    return out;
+  };
+  return {
+    mean: pick((v) => v.reduce((a, b) => a + b, 0) / v.length),
+    min: pick((v) => Math.min(...v)),
+    max: pick((v) => Math.max(...v)),
+  };
 }
