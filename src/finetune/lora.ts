@@ -108,8 +108,8 @@ export class LoraAdapters {
     for (const module of this.modules) {
       const [inDim, outDim] = linearDims(model, access, module);
       const bound = 1 / Math.sqrt(inDim);
-      const a = tf.variable(tf.tensor2d(init.fillUniform(new Float32Array(inDim * r), -bound, bound), [inDim, r]), true, `lora.${module}.A`);
-      const b = tf.variable(tf.zeros([r, outDim]), true, `lora.${module}.B`);
+      const a = tf.variable(tf.tensor2d(init.fillUniform(new Float32Array(inDim * r), -bound, bound), [inDim, r]));
+      const b = tf.variable(tf.zeros([r, outDim]));
       this.adapters.set(module, { module, inDim, outDim, a, b });
     }
   }
