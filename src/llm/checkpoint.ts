@@ -1,0 +1,143 @@
+/**
+ * Hugging Face model directories <-> QwenModel.
+ *
+ * Loading reads config.json, checks that the backend can hold the weights BEFORE allocating any
+ * (the error names the backend), then reads model.safetensors or the shards of
+ * model.safetensors.index.json one tensor at a time (bf16/f16 widened to float32 by the reader).
+ * A missing weight, a tensor whose shape contradicts the config, a dtype we cannot use or a tensor
+ * the architecture has no place for is a BadInputError naming the tensor and the file.
+ *
+ * Saving writes the same layout (config.json, model.safetensors or shards + index,
+ * generation_config.json), so `AutoModelForCausalLM.from_pretrained(dir)` loads it. The directory
+ * is written under a temporary name and renamed into place when complete; `addFiles` lets the
+ * tokenizer side write its files into it before that.
+ */
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { BadInputError } from '../errors.js';
+import { tf } from '../tensor/backend.js';
+import type { BackendInfo } from '../tensor/backend.js';
+import { initTensorEngine } from '../tensor/init.js';
+import { checkMemory } from '../tensor/memory.js';
+import { openCheckpoint, writeCheckpoint } from '../tensor/checkpoint.js';
+import type { WritableTensor } from '../tensor/safetensors.js';
+import { configJson, readQwenConfig } from './config.js';
+import type { QwenConfig } from './config.js';
+import { QwenModel } from './model.js';
+import { isIgnorableExtra, weightSpecs } from './weights.js';
+
+export const GENERATION_CONFIG_FILE = 'generation_config.json';
+
+export interface LoadOptions {
+  /** The backend the weights will live on; default: the engine's (initTensorEngine). */
+  backend?: BackendInfo;
+  /** Share of the weights' bytes added for activations and temporaries in the memory check (default 0.25). */
+  memoryMargin?: number;
+  /** For tests: the machine's memory instead of os.totalmem(). */
+  totalMemBytes?: number;
+}
+
+/** Bytes of the model's weights as float32. */
+export function weightBytes(config: QwenConfig): number {
+  return weightSpecs(config).reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** Loads a Qwen2/Qwen3 Hugging Face directory from a local path. */
+export async function loadQwen(dir: string, opts: LoadOptions = {}): Promise<QwenModel> {
+  const { config, raw } = await readQwenConfig(dir);
+  const backend = opts.backend ?? (await initTensorEngine());
+  checkMemory(weightBytes(config), backend, `the model in ${dir} (${config.model_type}, ${config.num_hidden_layers} layers, hidden ${config.hidden_size}, vocab ${config.vocab_size})`, {
+    margin: opts.memoryMargin,
+    totalMemBytes: opts.totalMemBytes,
+  });
+
+  let source;
+  try {
+    source = await openCheckpoint(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new BadInputError('no model.safetensors or model.safetensors.index.json', { file: dir });
+    throw error;
+  }
+  const weights = new Map<string, tf.Variable>();
+  try {
+    const specs = weightSpecs(config);
+    const wanted = new Set(specs.map((s) => s.name));
+    const missing = specs.filter((s) => !source.has(s.name)).map((s) => s.name);
+    if (missing.length > 0) {
+      const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, ... (${missing.length} in all)` : '');
+      throw new BadInputError(`missing weights the config requires: ${shown}`, { file: source.path });
+    }
+    const unexpected = source.names().filter((n) => !wanted.has(n) && !isIgnorableExtra(n, config));
+    if (unexpected.length > 0) {
+      throw new BadInputError(`tensors a ${config.model_type} model with this config has no place for: ${unexpected.slice(0, 5).join(', ')}`, { file: source.path });
+    }
+    for (const spec of specs) {
+      const host = await source.read(spec.name);
+      if (host.dtype !== 'float32') {
+        throw new BadInputError(`tensor '${spec.name}' holds ${host.dtype} values; weights must be floating point (F32, F16, BF16)`, { file: source.path });
+      }
+      if (!tf.util.arraysEqual(host.shape, spec.shape)) {
+        throw new BadInputError(`tensor '${spec.name}' has shape [${host.shape}] but config.json implies [${spec.shape}]`, { file: source.path });
+      }
+      weights.set(spec.name, tf.variable(tf.tensor(host.data, host.shape, 'float32')));
+    }
+  } catch (error) {
+    for (const w of weights.values()) w.dispose();
+    throw error;
+  } finally {
+    await source.close();
+  }
+  return new QwenModel(config, weights, raw);
+}
+
+export interface SaveOptions {
+  /** Shard the weights into files of at most this many bytes (with an index); default: one file. */
+  maxShardBytes?: number;
+  /** Write generation_config.json (bos/eos/pad ids from the config); default true. */
+  generationConfig?: boolean;
+  /** Writes more files (tokenizer.json, tokenizer_config.json...) into the directory before it is published. */
+  addFiles?: (dir: string) => Promise<void>;
+  /** Replace an existing directory at `dir`; default false (an existing directory is an error). */
+  overwrite?: boolean;
+}
+
+/**
+ * Saves `model` as a Hugging Face directory at `dir`. Weights are written as F32 with the
+ * safetensors metadata {"format": "pt"} that transformers expects.
+ */
+export async function saveQwen(model: QwenModel, dir: string, opts: SaveOptions = {}): Promise<void> {
+  if (!opts.overwrite && (await exists(dir))) throw new Error(`saveQwen: ${dir} already exists (pass overwrite: true to replace it)`);
+  const temp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${Date.now()}`);
+  await mkdir(temp, { recursive: true });
+  try {
+    const tensors = new Map<string, WritableTensor>();
+    for (const [name, w] of model.weights) tensors.set(name, { shape: [...w.shape], data: (await w.data()) as Float32Array });
+    await writeCheckpoint(temp, tensors, { maxShardBytes: opts.maxShardBytes, metadata: { format: 'pt' } });
+    const config = model.config;
+    await writeJson(join(temp, 'config.json'), configJson(config, model.rawConfig));
+    if (opts.generationConfig ?? true) {
+      const generation: Record<string, unknown> = { _from_model_config: true };
+      if (config.bos_token_id !== null) generation['bos_token_id'] = config.bos_token_id;
+      if (config.eos_token_id !== null) generation['eos_token_id'] = config.eos_token_id;
+      if (config.pad_token_id !== null) generation['pad_token_id'] = config.pad_token_id;
+      await writeJson(join(temp, GENERATION_CONFIG_FILE), generation);
+    }
+    if (opts.addFiles) await opts.addFiles(temp);
+    if (opts.overwrite) await rm(dir, { recursive: true, force: true });
+    await rename(temp, dir);
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFile(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
