@@ -4,6 +4,7 @@
  * variants) to the presets; `lcrec recommend` reads `beamWidth` from a run's config.
  */
 import { z } from 'zod';
+import { BadInputError } from '../errors.js';
 
 export const EVAL_SPLITS = ['valid', 'test'] as const;
 
@@ -45,9 +46,9 @@ export function resultSettings(s: EvaluateSettings): Omit<EvaluateSettings, 'sha
 /** The template ids to evaluate, given every seqrec template id the prompt builder knows. */
 export function evaluationTemplates(s: EvaluateSettings, seqrecTemplates: readonly number[]): number[] {
   if (s.allTemplates) {
-    if (seqrecTemplates.length === 0) throw new RangeError('allTemplates: the prompt builder lists no seqrec templates');
+    if (seqrecTemplates.length === 0) throw new BadInputError('the prompt builder lists no seqrec templates', { field: 'evaluate.allTemplates' });
     return [...seqrecTemplates];
   }
-  if (!seqrecTemplates.includes(s.template)) throw new RangeError(`template ${s.template} is not a seqrec template (known: ${seqrecTemplates.join(', ')})`);
+  if (!seqrecTemplates.includes(s.template)) throw new BadInputError(`${s.template} is not a seqrec template (known: ${seqrecTemplates.join(', ')})`, { field: 'evaluate.template' });
   return [s.template];
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { BadInputError } from '../../src/errors.js';
 import { evaluateUsers, type GenerativeRecommender } from '../../src/eval/generative.js';
-import { mergeShards, readEvaluationMetrics, readShard, writeEvaluation, writeShard, METRICS_FILE, PREDICTIONS_FILE, TARGETS_FILE } from '../../src/eval/evaluationFiles.js';
+import { mergeShards, readEvaluationMetrics, readShard, writeEvaluation, writeShard, METRICS_FILE, PREDICTIONS_FILE, TARGETS_FILE, type ShardData } from '../../src/eval/evaluationFiles.js';
 import { shardRange } from '../../src/eval/shards.js';
 import { DecodingTrie } from '../../src/search/decodingTrie.js';
 import { SemanticIdTrie } from '../../src/semid/trie.js';
@@ -100,7 +100,7 @@ test('all-templates mode reports every template and their mean', async () => {
 
 test('a merge refuses missing, overlapping or mismatched shards; a damaged shard names its file', async () => {
   const root = await tempDir();
-  const shards = [];
+  const shards: ShardData[] = [];
   for (let s = 0; s < 3; s++) {
     const dir = join(root, `s${s}`);
     await mkdir(dir);
