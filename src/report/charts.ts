@@ -124,39 +124,62 @@ export function sasrecChart(epochs: { epoch: number; loss: number; validRecall10
   });
 }
 
-/** LLM fine-tuning: training loss per logged step with validation loss, and the learning rate. */
+/** LLM fine-tuning: training loss per step, validation loss (and Recall@10) per epoch, learning rate; the kept epoch marked. */
 export function llmLossChart(log: TrainingLog): TopLevelSpec {
-  const rows: Row[] = [
-    ...log.steps.map((s) => ({ step: s.step, loss: s.loss, series: 'train' })),
-    ...log.validation.map((v) => ({ step: v.step, loss: v.loss, series: 'validation' })),
+  const kept = log.validation.find((v) => v.epoch === log.bestEpoch)?.step;
+  const rule = (field: string) =>
+    kept === undefined ? [] : [{ data: { values: [{ [field]: kept }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#d62728' }, encoding: { x: { field, type: 'quantitative' } } }];
+  const lossRows: Row[] = [
+    ...log.steps.map((s) => ({ step: s.step, loss: s.loss, series: 'train (per step)' })),
+    ...log.validation.flatMap((v) => (v.loss === null ? [] : [{ step: v.step, loss: v.loss, series: 'validation (per epoch)' }])),
   ];
-  return top('LLM fine-tuning loss (train and validation) and learning rate by optimiser step', {
-    vconcat: [
-      {
-        title: 'Loss',
-        width: WIDTH,
-        height: 200,
-        data: { values: rows },
-        mark: { type: 'line', point: { size: 25 } },
-        encoding: {
-          x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
-          y: { field: 'loss', type: 'quantitative', title: 'cross-entropy (nats/token)', scale: { zero: false } },
-          color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['train', 'validation'], range: ['#4c78a8', '#f58518'] } },
+  const recallRows = log.validation.flatMap((v) => (v.recallAt10 === null || v.recallAt10 === undefined ? [] : [{ step: v.step, epoch: v.epoch, recall: v.recallAt10 }]));
+  const panels: Record<string, unknown>[] = [
+    {
+      title: 'Loss',
+      width: WIDTH,
+      height: 200,
+      layer: [
+        {
+          data: { values: lossRows },
+          mark: { type: 'line', point: log.steps.length <= 60 ? { size: 25 } : false },
+          encoding: {
+            x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
+            y: { field: 'loss', type: 'quantitative', title: 'cross-entropy (nats/token)', scale: { zero: false } },
+            color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['train (per step)', 'validation (per epoch)'], range: ['#4c78a8', '#f58518'] } },
+          },
         },
-      },
-      {
-        title: 'Learning rate',
-        width: WIDTH,
-        height: 100,
-        data: { values: log.steps.map((s) => ({ step: s.step, lr: s.lr })) },
-        mark: { type: 'line', color: '#54a24b' },
-        encoding: {
-          x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
-          y: { field: 'lr', type: 'quantitative', title: 'learning rate', axis: { format: '.1e' } },
+        ...rule('step'),
+      ],
+    },
+  ];
+  if (recallRows.length > 0) {
+    panels.push({
+      title: 'Validation Recall@10',
+      width: WIDTH,
+      height: 120,
+      layer: [
+        {
+          data: { values: recallRows },
+          mark: { type: 'line', point: true, color: '#f58518' },
+          encoding: { x: { field: 'step', type: 'quantitative', title: 'optimiser step' }, y: { field: 'recall', type: 'quantitative', title: 'Recall@10' } },
         },
-      },
-    ],
+        ...rule('step'),
+      ],
+    });
+  }
+  panels.push({
+    title: 'Learning rate',
+    width: WIDTH,
+    height: 100,
+    data: { values: log.steps.map((s) => ({ step: s.step, lr: s.lr })) },
+    mark: { type: 'line', color: '#54a24b' },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
+      y: { field: 'lr', type: 'quantitative', title: 'learning rate', axis: { format: '.1e' } },
+    },
   });
+  return top('LLM fine-tuning: loss per optimiser step, validation per epoch, learning rate', { vconcat: panels });
 }
 
 /** Recall@10 and NDCG@10 of every model, valid and test side by side. */

@@ -10,7 +10,8 @@ import { BadInputError } from '../errors.js';
 import { readSemanticIds } from '../semid/writeSemanticIds.js';
 import type { ArtifactStore } from '../store/artifactStore.js';
 import { readParquet } from '../tables/parquet.js';
-import { EVAL_METRICS_FILE, EVALUATE_STAGE, EvalMetricsSchema, FINETUNE_STAGE, TRAINING_LOG_FILE, TrainingLogSchema, type EvalMetrics, type TrainingLog } from './llmFiles.js';
+import { readEvaluationMetrics, type EvaluationMetrics } from '../eval/evaluationFiles.js';
+import { EVAL_METRICS_FILE, EVALUATE_STAGE, FINETUNE_STAGE, TRAINING_LOG_FILE, TrainingLogSchema, type TrainingLog } from './llmFiles.js';
 import { referenceFor, type ReferenceTable } from './references.js';
 import {
   BaselineMetricsSchema,
@@ -115,7 +116,9 @@ export interface ReportData {
   semid?: { report: CollisionReport; countsByLevel: number[][] };
   baselines?: BaselineMetrics;
   finetune?: TrainingLog;
-  evaluation?: EvalMetrics;
+  evaluation?: EvaluationMetrics;
+  /** What the evaluate stage says about the model it decoded (its summary's `model`), if anything. */
+  evaluatedModel?: string;
   reference?: ReferenceTable;
   /** Sections that could not be filled, and why (stage not run, failed, not built yet). */
   notes: string[];
@@ -164,6 +167,7 @@ export async function collectReportData(store: ArtifactStore, workflowId: string
     timing.backend = backendOf(status.stage, artifact.summary, status.state === 'done' ? manifest.environment?.tensorBackend : undefined);
     const dir = await store.localDir(artifact);
     await readStageFiles(data, status.stage, dir, artifact.files.map((f) => f.name));
+    if (status.stage === EVALUATE_STAGE && typeof artifact.summary.model === 'string') data.evaluatedModel = artifact.summary.model;
   }
   for (const [stage, what] of [
     ['ingest', 'dataset statistics'],
@@ -226,7 +230,7 @@ async function readStageFiles(data: ReportData, stage: string, dir: string, file
       else data.notes.push(`stage ${FINETUNE_STAGE} published no ${TRAINING_LOG_FILE}: LLM loss curves not shown`);
       return;
     case EVALUATE_STAGE:
-      if (has(EVAL_METRICS_FILE)) data.evaluation = await readJsonFile(join(dir, EVAL_METRICS_FILE), EvalMetricsSchema);
+      if (has(EVAL_METRICS_FILE)) data.evaluation = await readEvaluationMetrics(dir);
       else data.notes.push(`stage ${EVALUATE_STAGE} published no ${EVAL_METRICS_FILE}: the model's metrics not shown`);
       return;
     default:

@@ -60,10 +60,14 @@ interface ResultRow {
   splits: Partial<Record<(typeof SPLITS)[number], SplitMetrics>>;
 }
 
-/** The rows of the results table: the evaluated LLM first, then every baseline. */
+/** The label of the evaluated LLM in the results table. */
+export const MODEL_ROW = 'LC-Rec (this run)';
+
+/** The rows of the results table: the evaluated LLM first (mean over templates), then every baseline. */
 export function resultRows(data: ReportData): ResultRow[] {
   const rows: ResultRow[] = [];
-  if (data.evaluation) rows.push({ model: data.evaluation.model, kind: 'model', splits: data.evaluation.splits });
+  const ev = data.evaluation;
+  if (ev) rows.push({ model: MODEL_ROW, kind: 'model', splits: { valid: ev.splits.valid?.mean, test: ev.splits.test?.mean } });
   if (data.baselines) {
     const models = new Set([...Object.keys(data.baselines.splits.valid), ...Object.keys(data.baselines.splits.test)]);
     for (const model of models) rows.push({ model, kind: 'baseline', splits: { valid: data.baselines.splits.valid[model], test: data.baselines.splits.test[model] } });
@@ -98,13 +102,20 @@ function resultsSection(data: ReportData, charts: ChartSvgs): string {
     td(`${r.splits.valid ? int(r.splits.valid.users) : '-'} / ${r.splits.test ? int(r.splits.test.users) : '-'}`, 'num'),
   ]);
   parts.push(table(head, body, ' id="metrics-table" class="metrics"'));
-  const protocol = data.evaluation?.protocol ?? data.baselines?.protocol;
   parts.push(
-    `<p class="note">Leave-one-out, full ranking over all items, one target per user: Recall@K = 1[rank &lt; K], NDCG@K = 1/log2(rank + 2) when rank &lt; K, averaged over users. ` +
-      `Best value of each column in bold.${protocol ? ` Protocol: ${esc(protocol)}.` : ''}</p>`,
+    '<p class="note">Leave-one-out, full ranking over all items, one target per user: Recall@K = 1[rank &lt; K], NDCG@K = 1/log2(rank + 2) when rank &lt; K, averaged over users. ' +
+      'Best value of each column in bold.</p>',
   );
-  if (!data.evaluation) parts.push('<p class="note">The LLM is not evaluated in this run (no evaluate stage): baselines only.</p>');
-  if (data.evaluation?.perTemplate && Object.keys(data.evaluation.perTemplate).length > 1) parts.push(perTemplateTable(data));
+  if (data.baselines) parts.push(`<p class="note">Baselines: ${esc(data.baselines.protocol)}.</p>`);
+  const ev = data.evaluation;
+  if (ev) {
+    const templates = ev.templates.length === 1 ? `seqrec template ${ev.templates[0]}` : `mean over ${ev.templates.length} seqrec templates (${ev.templates.join(', ')})`;
+    parts.push(
+      `<p class="note">${esc(MODEL_ROW)}: ${esc(ev.protocol)}; beam width ${int(ev.beamWidth)}, ${esc(templates)}${data.evaluatedModel ? `; model ${esc(data.evaluatedModel)}` : ''}. ` +
+        `Prediction score: ${esc(ev.score)}.</p>`,
+    );
+    if (ev.templates.length > 1) parts.push(perTemplateTable(data));
+  } else parts.push('<p class="note">The LLM is not evaluated in this run (no evaluate stage): baselines only.</p>');
   if (data.reference) parts.push(referenceSection(data.reference, data));
   parts.push(figure(charts.metrics, 'Recall@10 and NDCG@10 by model, valid (light) and test (dark).'));
   parts.push('</section>');
@@ -112,14 +123,15 @@ function resultsSection(data: ReportData, charts: ChartSvgs): string {
 }
 
 function perTemplateTable(data: ReportData): string {
-  const evaluation = data.evaluation!;
-  const per = evaluation.perTemplate!;
+  const ev = data.evaluation!;
   const head = ['template', ...SPLITS.flatMap((s) => TABLE_METRICS.map((m) => `${s} ${METRIC_LABEL[m]}`))];
-  const body = Object.entries(per).map(([template, splits]) => [
-    `<th scope="row">${esc(template)}</th>`,
-    ...SPLITS.flatMap((s) => TABLE_METRICS.map((m) => td(splits[s]?.[m] !== undefined ? formatMetric(splits[s]![m]) : '-', 'num'))),
-  ]);
-  return `<h3>${esc(evaluation.model)} per seqrec template</h3><p class="note">The row above is the mean over these ${int(Object.keys(per).length)} templates (LC-Rec's protocol).</p>${table(head, body, ' class="metrics"')}`;
+  const cells = (pick: (s: (typeof SPLITS)[number]) => SplitMetrics | undefined) =>
+    SPLITS.flatMap((s) => TABLE_METRICS.map((m) => td(pick(s)?.[m] !== undefined ? formatMetric(pick(s)![m]) : '-', 'num')));
+  const body = [
+    ...ev.templates.map((t) => [`<th scope="row">${esc(t)}</th>`, ...cells((s) => ev.splits[s]?.templates[String(t)])]),
+    ...(['mean', 'min', 'max'] as const).map((k) => [`<th scope="row">${k}</th>`, ...cells((s) => ev.splits[s]?.[k])]),
+  ];
+  return `<h3>${esc(MODEL_ROW)} per seqrec template</h3><p class="note">The results table shows the mean over these ${int(ev.templates.length)} templates (LC-Rec's protocol).</p>${table(head, body, ' id="template-table" class="metrics"')}`;
 }
 
 function referenceSection(ref: ReferenceTable, data: ReportData): string {
@@ -232,13 +244,22 @@ function trainingSection(data: ReportData, charts: ChartSvgs): string {
   const log = data.finetune;
   if (log) {
     const last = log.steps.at(-1);
-    const bestValid = log.validation.reduce<(typeof log.validation)[number] | undefined>((b, v) => (!b || v.loss < b.loss ? v : b), undefined);
+    const kept = log.validation.find((v) => v.epoch === log.bestEpoch);
     const pairs: [string, string][] = [
-      ['logged steps', int(log.steps.length)],
+      ['mode', esc(log.mode ?? '-')],
+      ['optimiser steps', `${int(log.steps.length)}${log.stepsPerEpoch ? ` (${int(log.stepsPerEpoch)} per epoch)` : ''}`],
       ['last training loss', last ? `${num(last.loss)} at step ${int(last.step)} (epoch ${num(last.epoch, 3)})` : '-'],
-      ['best validation loss', bestValid ? `${num(bestValid.loss)} at step ${int(bestValid.step)} (epoch ${num(bestValid.epoch, 3)})` : '-'],
+      [
+        'epoch kept',
+        log.bestEpoch === null || log.bestEpoch === undefined
+          ? '-'
+          : `${int(log.bestEpoch)}${log.selectBy ? ` (by ${esc(log.selectBy)})` : ''}${kept?.loss !== null && kept?.loss !== undefined ? `, validation loss ${num(kept.loss)}` : ''}${
+              kept?.recallAt10 !== null && kept?.recallAt10 !== undefined ? `, validation Recall@10 ${formatMetric(kept.recallAt10)}` : ''
+            }`,
+      ],
     ];
-    parts.push(`<h3>LLM fine-tuning</h3>${facts(pairs)}${figure(charts.llmLoss, 'Training loss per logged step and validation loss per pass; learning rate below.')}`);
+    if (log.resumedFromStep !== null && log.resumedFromStep !== undefined) pairs.push(['resumed from step', int(log.resumedFromStep)]);
+    parts.push(`<h3>LLM fine-tuning</h3>${facts(pairs)}${figure(charts.llmLoss, 'Training loss per optimiser step, validation loss (and Recall@10 when searched) per epoch, learning rate; the dashed line marks the epoch kept.')}`);
   }
   const sasrec = data.baselines?.sasrec;
   if (sasrec) {
