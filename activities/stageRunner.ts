@@ -46,10 +46,14 @@ export async function runStage(
   try {
     const summary = await work({ dir: attempt.dir, signal: ctx.cancellationSignal, progress });
     const durationMs = Date.now() - started;
-    const { manifest } = await store.publish(attempt, {
-      summary: { ...summary, durationMs },
-      keyInputs: { stage: plan.stage, codeVersion: plan.codeVersion, config: plan.config, inputs: plan.inputs },
-    });
+    const { manifest } = await store.publish(
+      attempt,
+      {
+        summary: { ...summary, durationMs },
+        keyInputs: { stage: plan.stage, codeVersion: plan.codeVersion, config: plan.config, inputs: plan.inputs },
+      },
+      { replace: plan.force === true },
+    );
     return { stage: plan.stage, key: plan.key, attempt: manifest.attempt, files: manifest.files, summary: manifest.summary, durationMs };
   } catch (err) {
     await store.abandon(attempt);

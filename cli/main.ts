@@ -14,7 +14,9 @@ import { renderBaselineReport } from './render.js';
 import { runPipeline, startOrAttach } from './runCommand.js';
 import { listRuns, showStatus } from './statusCommand.js';
 import { openSession, store } from './temporal.js';
-import type { PipelineInput } from '../src/pipeline/contracts.js';
+import { STAGE_NAMES, type PipelineInput, type RerunRequest, type StageName } from '../src/pipeline/contracts.js';
+import { cancelRun } from './cancelCommand.js';
+import { changeSchedule, createSchedule, describeSchedule, listSchedules, SCHEDULE_PREFIX, scheduleSpecOf } from './scheduleCommand.js';
 import { parseDuration } from '../src/store/names.js';
 
 interface ConfigFlags {
@@ -45,6 +47,21 @@ async function configOf(flags: ConfigFlags): Promise<PipelineConfig> {
   return validateLayers(await collectLayers(sourcesOf(flags)));
 }
 
+interface RerunFlags {
+  from?: StageName;
+  force?: StageName[];
+}
+const fromOption = () => new Option('--from <stage>', 'run this stage and every stage after it again, even if published').choices([...STAGE_NAMES]);
+const forceOption = () =>
+  new Option('--force <stage>', 'run this stage again even if published (repeatable)').choices([...STAGE_NAMES]).argParser((v: string, prev: string[] = []) => {
+    if (!(STAGE_NAMES as readonly string[]).includes(v)) throw new BadInputError(`--force: unknown stage ${v} (stages: ${STAGE_NAMES.join(', ')})`);
+    return [...prev, v];
+  });
+function rerunOf(flags: RerunFlags): RerunRequest | undefined {
+  if (!flags.from && !flags.force?.length) return undefined;
+  return { ...(flags.from ? { from: flags.from } : {}), ...(flags.force?.length ? { force: flags.force } : {}) };
+}
+
 const artifactsOption = () =>
   new Option('--artifacts <root>', 'artifact root: a directory or s3://bucket/prefix (default: LCREC_ARTIFACTS, else $LCREC_HOME/artifacts)');
 
@@ -65,12 +82,14 @@ withConfigOptions(
     .addOption(new Option('--format <name>', 'dataset format').choices([...DATASET_FORMATS]))
     .option('--keep-server', 'leave the local Temporal dev server running afterwards')
     .option('--detach', 'with TEMPORAL_ADDRESS: return once the run is started')
+    .addOption(fromOption())
+    .addOption(forceOption())
     .addOption(artifactsOption()),
-).action(async (flags: ConfigFlags & { keepServer?: boolean; detach?: boolean }) => {
+).action(async (flags: ConfigFlags & RerunFlags & { keepServer?: boolean; detach?: boolean }) => {
   // The in-process worker writes to the store: a wrong root or credentials fail here, once.
   if (!process.env.TEMPORAL_ADDRESS) await store().check();
-  const status = await runPipeline(await configOf(flags), { keepServer: flags.keepServer, detach: flags.detach });
-  if (status?.state === 'failed') process.exitCode = 1;
+  const status = await runPipeline(await configOf(flags), { keepServer: flags.keepServer, detach: flags.detach, rerun: rerunOf(flags) });
+  if (status && status.state !== 'completed') process.exitCode = 1;
 });
 
 program
@@ -83,16 +102,71 @@ program
 
 program
   .command('resume <workflowId>')
-  .description('run a failed or interrupted run again: finished stages are reused')
+  .description('run a failed, cancelled or interrupted run again: finished stages are reused, an interrupted training continues from its checkpoint')
   .option('--keep-server', 'leave the local Temporal dev server running afterwards')
+  .addOption(fromOption())
+  .addOption(forceOption())
   .addOption(artifactsOption())
-  .action(async (workflowId: string, flags: { keepServer?: boolean }) => {
+  .action(async (workflowId: string, flags: RerunFlags & { keepServer?: boolean }) => {
     const manifest = await store().getRunManifest(workflowId);
     if (!manifest) throw new BadInputError(`no run manifest for ${workflowId} in ${store().location}`);
-    const input: PipelineInput = { config: manifest.config as PipelineConfig, codeVersion: String(manifest.codeVersion) };
+    const rerun = rerunOf(flags);
+    const input: PipelineInput = { config: manifest.config as PipelineConfig, codeVersion: String(manifest.codeVersion), ...(rerun ? { rerun } : {}) };
     const status = await startOrAttach(input, workflowId, { keepServer: flags.keepServer });
-    if (status?.state === 'failed') process.exitCode = 1;
+    if (status && status.state !== 'completed') process.exitCode = 1;
   });
+
+program
+  .command('cancel <workflowId>')
+  .description('stop a running run: stages stop at a safe point and publish nothing half-written; `lcrec resume` continues it')
+  .option('--wait <duration>', 'how long to wait for the run to stop', '2m')
+  .addOption(artifactsOption())
+  .action(async (workflowId: string, flags: { wait: string }) => {
+    await cancelRun(workflowId, { waitMs: parseDuration(flags.wait) });
+  });
+
+const schedule = program.command('schedule').description('retrain per split on a timer (Temporal Schedules; needs a running server and worker)');
+withConfigOptions(
+  schedule
+    .command('create')
+    .description('schedule the pipeline for one dataset + config; each firing re-ingests the source, unchanged stages are reused')
+    .option('--dataset <source>', 'dataset path (file or directory), or "sample"')
+    .addOption(new Option('--format <name>', 'dataset format').choices([...DATASET_FORMATS]))
+    .option('--every <duration>', 'interval, e.g. 7d, 12h')
+    .option('--cron <expression>', 'cron expression, e.g. "0 3 * * 1"')
+    .option('--id <scheduleId>', `schedule id (default ${SCHEDULE_PREFIX}<config name>)`)
+    .option('--paused', 'create it paused'),
+).action(async (flags: ConfigFlags & { every?: string; cron?: string; id?: string; paused?: boolean }) => {
+  const spec = scheduleSpecOf(flags);
+  const id = await createSchedule(await configOf(flags), spec, { id: flags.id, paused: flags.paused });
+  process.stdout.write(`created schedule ${id}\n`);
+});
+schedule
+  .command('list')
+  .description('the lcrec schedules on the server')
+  .action(async () => {
+    await listSchedules();
+  });
+schedule
+  .command('describe <scheduleId>')
+  .description('spec, state, recent and next runs')
+  .action(async (id: string) => {
+    await describeSchedule(id);
+  });
+for (const [verb, text] of [
+  ['pause', 'stop firing until unpaused'],
+  ['unpause', 'resume firing'],
+  ['trigger', 'start a run now (skipped if one is going)'],
+  ['delete', 'remove the schedule (runs and artifacts stay)'],
+] as const) {
+  schedule
+    .command(`${verb} <scheduleId>`)
+    .description(text)
+    .action(async (id: string) => {
+      await changeSchedule(id, verb);
+      process.stdout.write(`${verb}: ${id}\n`);
+    });
+}
 
 program
   .command('runs')

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { PipelineConfig } from '../src/config/schema.js';
-import type { PipelineInput, RunStatus } from '../src/pipeline/contracts.js';
+import type { PipelineInput, RerunRequest, RunStatus } from '../src/pipeline/contracts.js';
 import { digestOf } from '../src/util/canonical.js';
 import { packageVersion } from '../src/util/environment.js';
 import { TASK_QUEUES } from '../workflows/queues.js';
@@ -13,7 +13,8 @@ import { openSession } from './temporal.js';
  * policy, a second trigger attaches to a running execution instead of starting another.
  */
 export function workflowIdFor(input: PipelineInput): string {
-  return `lcrec-${input.config.name}-${digestOf(input).slice(0, 12)}`;
+  const { config, codeVersion } = input;
+  return `lcrec-${config.name}-${digestOf({ config, codeVersion }).slice(0, 12)}`;
 }
 
 /** Paths are made absolute so every worker, and the workflow id, see the same source (s3:// URIs stay as given). */
@@ -30,8 +31,8 @@ export interface RunOptions {
   out?: NodeJS.WriteStream;
 }
 
-export async function runPipeline(config: PipelineConfig, opts: RunOptions = {}): Promise<RunStatus | undefined> {
-  const input: PipelineInput = { config: normalizeConfig(config), codeVersion: await packageVersion() };
+export async function runPipeline(config: PipelineConfig, opts: RunOptions & { rerun?: RerunRequest } = {}): Promise<RunStatus | undefined> {
+  const input: PipelineInput = { config: normalizeConfig(config), codeVersion: await packageVersion(), ...(opts.rerun ? { rerun: opts.rerun } : {}) };
   return startOrAttach(input, workflowIdFor(input), opts);
 }
 

@@ -1,6 +1,6 @@
-import { ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, CancellationScope, defineQuery, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { PipelineInput, RunStatus, StageName, StageOutput, StagePlan, StageStatus } from '../src/pipeline/contracts.js';
+import type { PipelineInput, RerunRequest, RunStatus, StageName, StageOutput, StagePlan, StageStatus } from '../src/pipeline/contracts.js';
 import { TASK_QUEUES } from './queues.js';
 
 export const statusQuery = defineQuery<RunStatus>('status');
@@ -15,6 +15,8 @@ const stageOptions = {
   startToCloseTimeout: '12h',
   // Stages heartbeat progress about once a second; a silent minute means the worker is gone.
   heartbeatTimeout: '1m',
+  // On cancel, wait until the stage has stopped (checkpoint left, workspace dropped, nothing published).
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry,
 } as const;
 const cpu = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.cpu, ...stageOptions });
@@ -57,13 +59,14 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus>
 
   const outputs = new Map<StageName, StageOutput>();
   const finished = new Map<StageName, Promise<StageOutput>>();
+  const forced = forcedStages(input.rerun);
   for (const [i, step] of STAGES.entries()) {
     const entry = status.stages[i]!;
     finished.set(
       step.stage,
       // A stage whose inputs failed never starts (it ends up 'skipped'); the others go on.
       Promise.all(step.needs.map((need) => finished.get(need)!)).then(async () => {
-        const output = await runOrReuse(entry, () => step.plan(input, outputs), step.run);
+        const output = await runOrReuse(entry, () => step.plan(input, outputs), step.run, forced.has(step.stage));
         outputs.set(step.stage, output);
         return output;
       }),
@@ -71,6 +74,15 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus>
   }
   // Wait for every branch, so nothing is still running when the run manifest is written.
   const failure = (await Promise.allSettled(finished.values())).find((r) => r.status === 'rejected');
+  if (failure && isCancellation(failure.reason)) {
+    status.state = 'cancelled';
+    status.error = 'cancelled';
+    for (const entry of status.stages) if (entry.state === 'pending' || entry.state === 'failed') entry.state = entry.state === 'pending' ? 'skipped' : 'cancelled';
+    status.finishedAt = new Date().toISOString();
+    // The workflow's own scope is cancelled: record the outcome outside it, then end as cancelled.
+    await CancellationScope.nonCancellable(() => control.recordRun(input, status));
+    throw failure.reason;
+  }
   if (failure) {
     status.state = 'failed';
     const failedStage = status.stages.find((s) => s.state === 'failed');
@@ -87,11 +99,26 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus>
   return status;
 }
 
-/** A stage whose key already has a manifest is not run again. */
+/** The stages a rerun request names: `force` as given, `from` with everything downstream of it. */
+export function forcedStages(rerun: RerunRequest | undefined): Set<StageName> {
+  const forced = new Set<StageName>(rerun?.force ?? []);
+  const from = rerun?.from;
+  if (from) for (const step of STAGES) if (isDownstream(step.stage, from)) forced.add(step.stage);
+  return forced;
+}
+
+/** True when `stage` is `of` or reads it, directly or through other stages. */
+function isDownstream(stage: StageName, of: StageName): boolean {
+  if (stage === of) return true;
+  return STAGES.find((s) => s.stage === stage)!.needs.some((need) => isDownstream(need, of));
+}
+
+/** A stage whose key already has a manifest is not run again, unless the run forces it. */
 async function runOrReuse(
   entry: StageStatus,
   plan: () => Promise<StagePlan>,
   run: (plan: StagePlan) => Promise<StageOutput>,
+  force: boolean,
 ): Promise<StageOutput> {
   entry.startedAt = new Date().toISOString();
   entry.state = 'planning';
@@ -99,12 +126,13 @@ async function runOrReuse(
     const planned = await plan();
     entry.key = planned.key;
     let output: StageOutput;
-    if (planned.cached) {
+    if (planned.cached && !force) {
       output = planned.cached;
       entry.state = 'cached';
     } else {
       entry.state = 'running';
-      output = await run(planned);
+      const { cached, ...fresh } = planned;
+      output = await run(cached ? { ...fresh, force: true } : fresh);
       entry.state = 'done';
     }
     entry.attempt = output.attempt;

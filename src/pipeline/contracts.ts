@@ -5,12 +5,25 @@
 import type { PipelineConfig } from '../config/schema.js';
 import type { ArtifactFile } from '../store/artifactStore.js';
 
-export type StageName = 'ingest' | 'baselines' | 'embed' | 'rqvae' | 'semid';
+/** Every stage, each after the stages it reads (workflows/pipeline.ts holds the graph). */
+export const STAGE_NAMES = ['ingest', 'baselines', 'embed', 'rqvae', 'semid'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
 
 export interface PipelineInput {
   config: PipelineConfig;
   /** Package version of the code that started the run; part of the workflow id. */
   codeVersion: string;
+  /** Stages to run again although their keys are published; not part of the workflow id. */
+  rerun?: RerunRequest;
+}
+
+/**
+ * `from`: that stage and every stage downstream of it run again. `force`: only the stages named
+ * (stages downstream run again only if their inputs' content changed, as always).
+ */
+export interface RerunRequest {
+  from?: StageName;
+  force?: StageName[];
 }
 
 /** What a stage's key was computed from, and whether the key is already published. */
@@ -25,6 +38,8 @@ export interface StagePlan {
   params: Record<string, unknown>;
   /** Set when the key already has a manifest: the stage is skipped. */
   cached?: StageOutput;
+  /** A forced rerun: run although `cached`, and replace the key's manifest. */
+  force?: boolean;
 }
 
 export interface StageOutput {
@@ -37,7 +52,7 @@ export interface StageOutput {
   durationMs?: number;
 }
 
-export type StageState = 'pending' | 'planning' | 'running' | 'cached' | 'done' | 'failed' | 'skipped';
+export type StageState = 'pending' | 'planning' | 'running' | 'cached' | 'done' | 'failed' | 'skipped' | 'cancelled';
 
 export interface StageStatus {
   stage: StageName;
@@ -55,7 +70,7 @@ export interface RunStatus {
   workflowId: string;
   runId: string;
   name: string;
-  state: 'running' | 'completed' | 'failed';
+  state: 'running' | 'completed' | 'failed' | 'cancelled';
   startedAt: string;
   finishedAt?: string;
   stages: StageStatus[];

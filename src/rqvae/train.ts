@@ -93,8 +93,13 @@ export async function trainRqvae(embeddings: Float32Array, rows: number, dim: nu
     let order = cursor.epoch < settings.epochs ? permutation() : new Int32Array(0);
 
     const batch = new Float32Array(settings.batchSize * dim);
+    let savedStep = saved ? saved.meta.step : -1;
     while (cursor.epoch < settings.epochs) {
-      opts.signal?.throwIfAborted();
+      if (opts.signal?.aborted) {
+        // Cancelled between two steps: leave a checkpoint at exactly this step, so a resume loses nothing.
+        if (opts.checkpoint && optimizer.step !== savedStep) await opts.checkpoint.save(captureState(model, optimizer, cursor, record, rows));
+        opts.signal.throwIfAborted();
+      }
       const from = cursor.position * settings.batchSize;
       const count = Math.min(settings.batchSize, rows - from);
       for (let i = 0; i < count; i++) {
@@ -130,6 +135,7 @@ export async function trainRqvae(embeddings: Float32Array, rows: number, dim: nu
       }
       if (opts.checkpoint && (optimizer.step % opts.checkpoint.every === 0 || optimizer.step === totalSteps)) {
         await opts.checkpoint.save(captureState(model, optimizer, cursor, record, rows));
+        savedStep = optimizer.step;
       }
       opts.onProgress?.({ phase: `rqvae epoch ${Math.min(cursor.epoch + 1, settings.epochs)}/${settings.epochs}`, done: optimizer.step, total: totalSteps });
       await yieldToEventLoop();

@@ -68,10 +68,13 @@ export interface ArtifactStore {
   /**
    * Hashes the attempt's files and writes the manifest unless one exists. Returns the manifest
    * that is now published: this attempt's, or the earlier winner's (then `published` is false).
+   * With `replace` (a forced rerun) this attempt's manifest takes the key's place; the files of
+   * the attempt it replaces become orphans for `sweep`.
    */
   publish(
     attempt: Attempt,
     meta: { summary: Record<string, unknown>; keyInputs: unknown },
+    opts?: { replace?: boolean },
   ): Promise<{ manifest: ArtifactManifest; published: boolean }>;
   /** Drops an attempt's workspace after a failure. */
   abandon(attempt: Attempt): Promise<void>;

@@ -51,6 +51,7 @@ export class LocalArtifactStore implements ArtifactStore {
   async publish(
     attempt: Attempt,
     meta: { summary: Record<string, unknown>; keyInputs: unknown },
+    opts: { replace?: boolean } = {},
   ): Promise<{ manifest: ArtifactManifest; published: boolean }> {
     const names = await publishableFiles(attempt.dir);
     const files: ArtifactFile[] = [];
@@ -68,6 +69,11 @@ export class LocalArtifactStore implements ArtifactStore {
     const target = join(this.keyDir(attempt.stage, attempt.key), 'manifest.json');
     const scratch = `${target}.tmp-${attempt.attempt}`;
     await writeFile(scratch, JSON.stringify(manifest, null, 2));
+    if (opts.replace) {
+      // rename() replaces the target atomically: readers see the old manifest or the new one.
+      await rename(scratch, target);
+      return { manifest, published: true };
+    }
     try {
       await link(scratch, target);
       return { manifest, published: true };

@@ -147,6 +147,7 @@ export class S3ArtifactStore implements ArtifactStore {
   async publish(
     attempt: Attempt,
     meta: { summary: Record<string, unknown>; keyInputs: unknown },
+    opts: { replace?: boolean } = {},
   ): Promise<{ manifest: ArtifactManifest; published: boolean }> {
     const prefix = this.attemptPrefix(attempt.stage, attempt.key, attempt.attempt);
     const names = await publishableFiles(attempt.dir);
@@ -177,7 +178,7 @@ export class S3ArtifactStore implements ArtifactStore {
       summary: meta.summary,
       keyInputs: meta.keyInputs,
     };
-    const winner = await this.putManifestOnce(manifest);
+    const winner = opts.replace ? await this.putManifest(manifest) : await this.putManifestOnce(manifest);
     const published = winner.attempt === manifest.attempt && winner.createdAt === manifest.createdAt;
     if (published) {
       // The marker only matters while the attempt is unpublished.
@@ -202,6 +203,14 @@ export class S3ArtifactStore implements ArtifactStore {
       leavePartsOnError: false,
     });
     await this.call('write', () => upload.done());
+  }
+
+  /** Writes the manifest over any earlier one (a forced rerun). */
+  private async putManifest(manifest: ArtifactManifest): Promise<ArtifactManifest> {
+    const key = `${this.keyPrefix(manifest.stage, manifest.key)}/${MANIFEST}`;
+    const body = JSON.stringify(manifest, null, 2);
+    await this.call('write', () => this.client.send(new PutObjectCommand({ Bucket: this.root.bucket, Key: key, Body: body, ContentType: 'application/json' })));
+    return manifest;
   }
 
   /** Writes the manifest unless one exists; returns the manifest that is published now. */

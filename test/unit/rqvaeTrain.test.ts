@@ -210,6 +210,23 @@ test('a run stopped after a checkpoint and resumed ends bit-for-bit where a stra
   }
 });
 
+test('a cancelled run leaves a checkpoint at the step it stopped, and resuming from it ends where a straight run ends', async () => {
+  const { x } = blobData(2000, 3);
+  const dirs = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), 'rqvae-cancel-'))));
+  try {
+    const straight = await run(x, 2000, 11, dirs[0]!);
+    // step 15 is between two periodic checkpoints (every 12)
+    const cancelled = await run(x, 2000, 11, dirs[1]!, 15);
+    assert.equal(cancelled.aborted, true);
+    assert.deepEqual(cancelled.saves.map((s) => s.meta.step), [12, 15]);
+    const resumed = await run(x, 2000, 11, dirs[1]!);
+    assert.equal(resumed.saves[0]!.meta.step, 24);
+    assertSameState(resumed.saves.at(-1)!, straight.saves.at(-1)!, 'resumed after a cancel at step 15');
+  } finally {
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  }
+});
+
 test('a checkpoint directory caught between its two writes reads as no checkpoint', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'rqvae-half-'));
   try {
