@@ -17,7 +17,7 @@ import { SafetensorsFile, writeSafetensors } from '../tensor/safetensors.js';
 import type { WritableTensor } from '../tensor/safetensors.js';
 import type { RngState } from '../tensor/rng.js';
 import { publishDir } from '../util/atomicDir.js';
-import type { EpochValidation, StepRow } from './trainingLog.js';
+import type { EpochRecord, StepRow } from './trainingLog.js';
 
 export const STATE_FORMAT = 'lcrec-finetune-training/1';
 export const STATE_TENSORS = 'training.safetensors';
@@ -36,7 +36,8 @@ export interface FinetuneMeta {
   epochLossSum: number;
   epochTokens: number;
   steps: StepRow[];
-  validation: EpochValidation[];
+  /** One record per finished epoch. */
+  validation: EpochRecord[];
   /** The epoch whose values are the `best.*` tensors, with the metric that chose it. */
   best: { epoch: number; metric: number } | null;
 }

@@ -14,50 +14,40 @@ import type { Rng } from '../tensor/rng.js';
 import type { TrainableParam } from './params.js';
 
 /**
- * How the trainer reaches the model's own linear layers: the base computation LoRA wraps, and each
- * module's weight (to size adapters and to merge them). `layout` says how the weight is stored:
- * `out-in` as PyTorch/HF ([out, in], y = x W^T), `in-out` as src/tensor/ops.ts linear ([in, out]).
+ * How LoRA reaches the model's own linear layers: the base computation it wraps, and each
+ * module's weight (to size adapters and to merge them). Weights are in HF layout, as the contract
+ * requires: `<module>.weight` [out, in] (y = x W^T + b).
  */
 export interface LinearAccess {
   base: LinearFn;
   weightName(module: string): string;
-  layout: 'out-in' | 'in-out';
 }
 
-/** A LinearAccess computed from the model's weights map: `<module>.weight` (+ `<module>.bias`). */
-export function linearAccessFromWeights(model: CausalLM, layout: 'out-in' | 'in-out'): LinearAccess {
-  const transposed = new Map<string, tf.Tensor2D>();
-  return {
-    layout,
-    weightName: (module) => `${module}.weight`,
-    base: (module, x) => {
+/**
+ * The model's `defaultLinear` when it exposes one (src/llm's QwenModel does), else x W^T (+ b)
+ * computed from the weights map with an explicit transpose (wasm's fast matMul path).
+ */
+export function linearAccessFor(model: CausalLM & { readonly defaultLinear?: LinearFn }): LinearAccess {
+  const base: LinearFn =
+    model.defaultLinear ??
+    ((module, x) => {
       const w = model.weights.get(`${module}.weight`);
       if (!w) throw new Error(`no weight '${module}.weight' in the model`);
       const bias = model.weights.get(`${module}.bias`);
       return tf.tidy(() => {
-        // Frozen base: a transposed copy per module is reused while the variable is unchanged.
-        let wt = w as unknown as tf.Tensor2D;
-        if (layout === 'out-in') {
-          let cached = transposed.get(module);
-          if (!cached || cached.isDisposed) {
-            cached = tf.keep(tf.transpose(w as unknown as tf.Tensor2D));
-            transposed.set(module, cached);
-          }
-          wt = cached;
-        }
-        const y = matMul(x, wt);
+        const y = matMul(x, tf.transpose(w as unknown as tf.Tensor2D));
         return bias ? tf.add(y, bias) : y;
       });
-    },
-  };
+    });
+  return { base, weightName: (module) => `${module}.weight` };
 }
 
-/** In and out width of a module's weight under the access's layout. */
+/** In and out width of a module ([out, in] weight). */
 export function linearDims(model: CausalLM, access: LinearAccess, module: string): [number, number] {
   const w = model.weights.get(access.weightName(module));
   if (!w || w.rank !== 2) throw new Error(`linear module '${module}' has no 2-D weight '${access.weightName(module)}'`);
-  const [a, b] = w.shape as [number, number];
-  return access.layout === 'out-in' ? [b, a] : [a, b];
+  const [out, inDim] = w.shape as [number, number];
+  return [inDim, out];
 }
 
 /** PEFT's target matching: a module equal to the target or ending in `.<target>`. */
@@ -158,14 +148,14 @@ export class LoraAdapters {
     return out;
   }
 
-  /** A module's weight with the adapter merged in (W + scale B A), in the model's layout. */
+  /** A module's weight with the adapter merged in: W + scale (A B)^T, [out, in]. */
   mergedWeight(module: string): tf.Tensor2D {
     const adapter = this.adapters.get(module);
     const w = this.model.weights.get(this.access.weightName(module)) as unknown as tf.Tensor2D | undefined;
     if (!adapter || !w) throw new Error(`no LoRA adapter on '${module}'`);
     return tf.tidy(() => {
       const delta = tf.mul(matMul(adapter.a as unknown as tf.Tensor2D, adapter.b as unknown as tf.Tensor2D), this.scale); // [in, out]
-      return tf.add(w, this.access.layout === 'out-in' ? tf.transpose(delta) : delta) as tf.Tensor2D;
+      return tf.add(w, tf.transpose(delta)) as tf.Tensor2D;
     });
   }
 

@@ -22,7 +22,7 @@ import type { PreparedSequence, TokenizedSample } from './batching.js';
 import { STATE_FORMAT } from './checkpoints.js';
 import type { CheckpointStore, FinetuneMeta, FinetuneState } from './checkpoints.js';
 import { batchLossSum } from './loss.js';
-import { LoraAdapters } from './lora.js';
+import { LoraAdapters, linearAccessFor } from './lora.js';
 import type { LinearAccess } from './lora.js';
 import { checkParams, readTrainable, sliceElements, takeSlice, trainableShape, writeTrainable } from './params.js';
 import type { TrainableParam } from './params.js';
@@ -30,7 +30,7 @@ import { cosineWithWarmup, warmupStepsFor } from './schedule.js';
 import { parseFinetuneSettings } from './settings.js';
 import type { FinetuneSettings } from './settings.js';
 import { TRAINING_LOG_FORMAT } from './trainingLog.js';
-import type { EpochValidation, StepRow, TrainingLog } from './trainingLog.js';
+import type { EpochRecord, StepRow, TrainingLog } from './trainingLog.js';
 
 /** The tensors of the token rows LoRA trains: embedding and (untied) head, by HF name. */
 export const TOKEN_ROW_WEIGHTS = ['model.embed_tokens.weight', 'lm_head.weight'] as const;
@@ -58,7 +58,7 @@ export interface RecallContext {
 export interface FinetuneOptions {
   /** The run's seed: shuffling, LoRA init, dropout and the validation subset derive from it. */
   seed: number;
-  /** How LoRA reaches the model's linear layers; required when settings.lora.enabled. */
+  /** How LoRA reaches the model's linear layers; default linearAccessFor(model). */
   linearAccess?: LinearAccess;
   /** Token ids whose embedding/head rows train under LoRA (the semantic-ID tokens). */
   newTokenIds?: Int32Array;
@@ -193,7 +193,7 @@ export async function finetune(model: CausalLM, data: FinetuneData, settingsInpu
         meta.position += group.length;
         meta.epochLossSum += lossSum;
         meta.epochTokens += stepTokens;
-        meta.steps = [...meta.steps, { step: optimizer.step, epoch: epoch + meta.position / plan.length, loss, lr, gradNorm: norm, tokens: stepTokens }];
+        meta.steps = [...meta.steps, { step: optimizer.step, epoch: optimizer.step / stepsPerEpoch, loss, lr, gradNorm: norm, tokens: stepTokens }];
 
         if (meta.position === plan.length) {
           const record = await validate(model, lora, data, validationSet, settings, opts, { epoch: epoch + 1, step: optimizer.step, trainLoss: meta.epochLossSum / meta.epochTokens, truncatedPrompts });
@@ -252,9 +252,8 @@ function validateData(model: CausalLM, data: FinetuneData): void {
 }
 
 function makeLora(model: CausalLM, settings: FinetuneSettings, opts: FinetuneOptions): LoraAdapters {
-  if (!opts.linearAccess) throw new Error('LoRA fine-tuning needs the model\'s linear access (FinetuneOptions.linearAccess)');
   const { rank, alpha, dropout, targets } = settings.lora;
-  return new LoraAdapters(model, opts.linearAccess, { rank, alpha, dropout, targets }, rngFor(opts.seed, 'finetune/lora-init'));
+  return new LoraAdapters(model, opts.linearAccess ?? linearAccessFor(model), { rank, alpha, dropout, targets }, rngFor(opts.seed, 'finetune/lora-init'));
 }
 
 /** Every weight of the model, by name (full fine-tuning). */
@@ -297,7 +296,7 @@ async function validate(
   settings: FinetuneSettings,
   opts: FinetuneOptions,
   at: { epoch: number; step: number; trainLoss: number; truncatedPrompts: number },
-): Promise<EpochValidation> {
+): Promise<EpochRecord> {
   let lossSum = 0;
   let tokens = 0;
   const linear: LinearFn | undefined = lora?.linear();

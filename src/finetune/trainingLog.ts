@@ -1,6 +1,7 @@
 /**
- * `training_log.json`, the record of a fine-tuning run that the report reads: one row per
- * optimiser step and one per epoch's validation, plus which epoch was kept and why.
+ * `training_log.json`, the record of a fine-tuning run that the run report reads
+ * (src/report/llmFiles.ts validates the fields it shows): one row per optimiser step, one record
+ * per epoch's validation, the kept epoch and the rule that picked it, whether the run resumed.
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,11 +10,11 @@ export const TRAINING_LOG_FILE = 'training_log.json';
 export const TRAINING_LOG_FORMAT = 'lcrec-finetune-log/1';
 
 export interface StepRow {
-  /** Optimiser step, 1-based. */
+  /** Optimiser step, 1-based (after gradient accumulation). */
   step: number;
-  /** Epochs done when the step finished, fractional as in the HF Trainer's log (1.5 = half of epoch 2). */
+  /** step / stepsPerEpoch: fractional epochs done (1.5 = half of epoch 2). */
   epoch: number;
-  /** Mean cross-entropy per supervised token (nats) of the step's sequences. */
+  /** Mean cross-entropy per supervised token (nats) over the step's sequences. */
   loss: number;
   /** Learning rate the step ran with. */
   lr: number;
@@ -23,8 +24,8 @@ export interface StepRow {
   tokens: number;
 }
 
-export interface EpochValidation {
-  /** 1-based epoch just finished. */
+/** Everything measured at the end of an epoch. */
+export interface EpochRecord {
   epoch: number;
   step: number;
   /** Mean training loss per supervised token over the epoch. */
@@ -43,8 +44,9 @@ export interface TrainingLog {
   format: typeof TRAINING_LOG_FORMAT;
   mode: 'full' | 'lora';
   steps: StepRow[];
-  validation: EpochValidation[];
-  /** What picks the kept epoch: `recall` (higher), `loss` (lower) or `last` (no validation). */
+  /** One record per finished epoch. */
+  validation: EpochRecord[];
+  /** What picked the kept epoch: `recall` (higher), `loss` (lower) or `last` (no validation). */
   selectBy: 'recall' | 'loss' | 'last';
   /** The epoch whose weights were kept, 1-based. */
   bestEpoch: number | null;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LocalCheckpointDir } from '../../src/finetune/checkpoints.js';
 import type { CheckpointStore, FinetuneState } from '../../src/finetune/checkpoints.js';
-import { linearAccessFromWeights } from '../../src/finetune/lora.js';
+import { linearAccessFor } from '../../src/finetune/lora.js';
 import { FinetuneSettingsSchema } from '../../src/finetune/settings.js';
 import type { FinetuneSettings } from '../../src/finetune/settings.js';
 import { finetune } from '../../src/finetune/trainer.js';
@@ -100,7 +100,7 @@ for (const mode of ['full', 'lora'] as const) {
     const s = settings(lora ? { lora, learningRate: 0.02 } : {});
     const make = () => new FakeCausalLM(VOCAB, 16, 21, mode === 'full');
     const opts = (extra: object) => ({ seed: 9, newTokenIds: NEW_TOKENS, ...extra });
-    const access = (m: FakeCausalLM) => (lora ? { linearAccess: linearAccessFromWeights(m, 'out-in') } : {});
+    const access = (m: FakeCausalLM) => (lora ? { linearAccess: linearAccessFor(m) } : {});
 
     const straight = make();
     const reference = await finetune(straight, data(50, 2), s, opts({ ...access(straight), checkpoints: new LocalCheckpointDir(join(dir, `${mode}-straight`)) }));
