@@ -1,0 +1,87 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { selectBackend, tf } from '../../src/tensor/backend.js';
+import { loadQwen } from '../../src/llm/checkpoint.js';
+import type { QwenModel } from '../../src/llm/model.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/llm/', import.meta.url));
+
+before(async () => {
+  await selectBackend({ prefer: 'wasm', log: () => {} });
+});
+
+/** Logits of the token after `ids` for the given candidates, by a full forward of the whole sequence. */
+function fullForwardNext(model: QwenModel, ids: number[], candidates: Int32Array): Float32Array {
+  return tf.tidy(() => {
+    const hidden = model.hidden(Int32Array.from(ids), 1, ids.length);
+    const last = tf.slice(hidden, [ids.length - 1, 0], [1, model.hiddenSize]) as tf.Tensor2D;
+    return Float32Array.from(model.headLogits(last, candidates).dataSync());
+  });
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= 1e-4, `${what}[${i}]: cached ${v} vs full ${expected[i]}`));
+}
+
+for (const name of ['qwen3-tiny', 'qwen2-tiny']) {
+  test(`${name}: KV-cache decoding equals the full forward for prompts of different lengths after reordering and duplicating rows`, async () => {
+    const model = await loadQwen(join(FIXTURES, name));
+    const prompts = [[5, 17, 250, 3, 99], [42], [7, 7, 8, 120, 33, 201, 64, 2, 11]];
+    const session = await model.sessions.start(prompts.map((p) => Int32Array.from(p)));
+    assert.equal(session.rows, 3);
+    let rows = prompts.map((p) => [...p]);
+    const candidates = (r: number) => Int32Array.of((r * 31 + 4) % 300, 299, 0, (r * 7 + 150) % 300);
+    // Each step: rows continue parents (reordered, duplicated, one dropped), appending a token.
+    const steps: Array<[number[], number[]]> = [
+      [[2, 0, 0, 1], [10, 11, 12, 13]],
+      [[3, 3, 1, 0, 2], [200, 201, 5, 6, 7]],
+      [[4, 0], [1, 299]],
+    ];
+    const check = async (label: string) => {
+      const allowed = rows.map((_, r) => candidates(r));
+      const cached = await session.nextLogits(allowed);
+      rows.forEach((ids, r) => assertClose(cached[r]!, fullForwardNext(model, ids, allowed[r]!), `${label} row ${r}`));
+    };
+    await check('after the prompts');
+    for (const [s, [parents, tokens]] of steps.entries()) {
+      await session.advance(Int32Array.from(parents), Int32Array.from(tokens));
+      rows = parents.map((p, j) => [...rows[p]!, tokens[j]!]);
+      assert.equal(session.rows, rows.length);
+      await check(`after step ${s + 1}`);
+    }
+    session.dispose();
+    await assert.rejects(session.nextLogits([]), /disposed/);
+    model.dispose();
+  });
+}
+
+test('nextLogits returns values only for each row\'s allowed ids, in their order', async () => {
+  const model = await loadQwen(join(FIXTURES, 'qwen3-tiny'));
+  const session = await model.sessions.start([Int32Array.of(1, 2, 3), Int32Array.of(4)]);
+  const [a, b] = await session.nextLogits([Int32Array.of(9, 8), Int32Array.of()]);
+  assert.equal(a!.length, 2);
+  assert.equal(b!.length, 0);
+  const [swapped] = await session.nextLogits([Int32Array.of(8, 9), Int32Array.of(1)]);
+  assert.equal(swapped![0], a![1]);
+  assert.equal(swapped![1], a![0]);
+  await assert.rejects(session.nextLogits([Int32Array.of(300), Int32Array.of()]), /token id 300 is outside the vocabulary/);
+  await assert.rejects(session.advance(Int32Array.of(2), Int32Array.of(5)), /parent 2 is not a row/);
+  session.dispose();
+  await assert.rejects(model.sessions.start([Int32Array.of()]), /prompt 0 is empty/);
+  model.dispose();
+});
+
+test('a session frees its cache: no tensors are left behind after dispose', async () => {
+  const model = await loadQwen(join(FIXTURES, 'qwen2-tiny'));
+  const before = tf.memory().numTensors;
+  const session = await model.sessions.start([Int32Array.of(1, 2), Int32Array.of(3, 4, 5)]);
+  await session.nextLogits([Int32Array.of(1), Int32Array.of(2)]);
+  await session.advance(Int32Array.of(1, 1, 0), Int32Array.of(6, 7, 8));
+  await session.advance(Int32Array.of(2), Int32Array.of(9));
+  session.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});
