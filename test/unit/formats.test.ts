@@ -122,8 +122,8 @@ const WRITERS: Record<string, (dir: string) => Promise<void>> = {
 async function outputs(out: string) {
   const sequences = await readParquet(path.join(out, 'sequences.parquet'), SEQUENCES_SCHEMA);
   const items = await readParquet(path.join(out, 'items.parquet'), ITEMS_SCHEMA);
-  const list = (name: string) =>
-    Array.from({ length: sequences.numRows }, (_, i) => Array.from(sequences.getChild(name)!.get(i)!.toArray() as ArrayLike<number | bigint>, Number));
+  const list = (name: 'items' | 'timestamps') =>
+    Array.from({ length: sequences.numRows }, (_, i) => Array.from((sequences.getChild(name)!.get(i) as { toArray(): ArrayLike<number | bigint> }).toArray(), Number));
   const col = (name: keyof typeof ITEMS_SCHEMA) => Array.from({ length: items.numRows }, (_, i) => items.getChild(name)!.get(i));
   return { list, col, users: Array.from({ length: sequences.numRows }, (_, i) => sequences.getChild('source_user_id')!.get(i)) };
 }
