@@ -130,8 +130,8 @@ export function llmLossChart(log: TrainingLog): TopLevelSpec {
   const rule = (field: string) =>
     kept === undefined ? [] : [{ data: { values: [{ [field]: kept }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#d62728' }, encoding: { x: { field, type: 'quantitative' } } }];
   const lossRows: Row[] = [
-    ...log.steps.map((s) => ({ step: s.step, loss: s.loss, series: 'train (per step)' })),
-    ...log.validation.flatMap((v) => (v.loss === null ? [] : [{ step: v.step, loss: v.loss, series: 'validation (per epoch)' }])),
+    ...log.steps.map((s) => ({ step: s.step, loss: s.loss, series: 'train' })),
+    ...log.validation.flatMap((v) => (v.loss === null ? [] : [{ step: v.step, loss: v.loss, series: 'validation' }])),
   ];
   const recallRows = log.validation.flatMap((v) => (v.recallAt10 === null || v.recallAt10 === undefined ? [] : [{ step: v.step, epoch: v.epoch, recall: v.recallAt10 }]));
   const panels: Record<string, unknown>[] = [
@@ -146,7 +146,7 @@ export function llmLossChart(log: TrainingLog): TopLevelSpec {
           encoding: {
             x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
             y: { field: 'loss', type: 'quantitative', title: 'cross-entropy (nats/token)', scale: { zero: false } },
-            color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['train (per step)', 'validation (per epoch)'], range: ['#4c78a8', '#f58518'] } },
+            color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['train', 'validation'], range: ['#4c78a8', '#f58518'] } },
           },
         },
         ...rule('step'),
@@ -195,7 +195,7 @@ export function metricsChart(rows: { model: string; split: string; metric: strin
         x: { field: 'model', type: 'nominal', title: null, axis: { labelAngle: -30 } },
         xOffset: { field: 'split', type: 'nominal', sort: ['valid', 'test'] },
         y: { field: 'value', type: 'quantitative', title: null },
-        color: { field: 'split', type: 'nominal', title: 'split', sort: ['valid', 'test'], scale: { range: ['#9ecae9', '#4c78a8'] } },
+        color: { field: 'split', type: 'nominal', title: 'split', scale: { domain: ['valid', 'test'], range: ['#9ecae9', '#4c78a8'] } },
       },
     },
     resolve: { scale: { y: 'independent' } },
