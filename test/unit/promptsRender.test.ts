@@ -114,7 +114,8 @@ test('template draws are a pure function of (seed, epoch, index), uniform over t
 });
 
 test('fitting drops the oldest history items, fewest first, never the response', () => {
-  const encode = (text: string) => text.match(/<C\d+_\d+>|[^\s<]+/g) ?? [];
+  // A stand-in tokenizer: one id per code token or run of other non-space characters.
+  const encode = (text: string): number[] => (text.match(/<C\d+_\d+>|[^\s<]+/g) ?? []).map((piece) => piece.length);
   const unit = seqrec([0, 1, 2], 3);
   const full = renderSample(unit, 0, ctx());
   const fullLength = encode(full.prompt + full.response).length + 1;

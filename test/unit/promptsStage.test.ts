@@ -124,7 +124,8 @@ test('with a tokenizer, the summary counts samples whose history must be cut to 
   const [data, semid, out] = ['data', 'semid', 'out'].map((d) => path.join(root, d)) as [string, string, string];
   await writeDataset(data);
   await writeSemids(semid);
-  const encode = (text: string) => text.match(/<C\d+_\d+>|[^\s<]+/g) ?? [];
+  // A stand-in tokenizer: one id per code token or run of other non-space characters.
+  const encode = (text: string): number[] => (text.match(/<C\d+_\d+>|[^\s<]+/g) ?? []).map((piece) => piece.length);
   const settings = { ...SETTINGS, tasks: ['seqrec' as const] };
   // Under template 0, a test sample with three history items is 53 of these tokens, with two 49.
   const maxLength = 50;
