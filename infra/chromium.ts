@@ -76,7 +76,7 @@ export async function ensureChromium(
   }
   log('lcrec: installing Debian package chromium for the report test (first run only, a minute or two)...');
   const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'chromium']]) {
+  for (const args of [['update'], ['install', '-y', 'chromium']]) {
     const result = spawnSync('apt-get', args, { env: aptEnv, stdio: ['ignore', 'ignore', 'inherit'] });
     if (result.status !== 0) throw new Error(`'apt-get ${args.join(' ')}' failed (exit ${result.status})`);
   }
