@@ -51,8 +51,11 @@ export interface FinetuneState {
 /** Somewhere to keep checkpoints; `save` returns a reference (a directory, an artifact key). */
 export interface CheckpointStore {
   save(state: FinetuneState): Promise<string>;
-  /** The newest complete checkpoint, or undefined to start fresh. */
-  loadNewest(): Promise<FinetuneState | undefined>;
+  /**
+   * The newest complete checkpoint, or undefined to start fresh. `candidateSteps` (newest first)
+   * are the steps a checkpoint of this run can have: stores that cannot list may probe them.
+   */
+  loadNewest(candidateSteps?: readonly number[]): Promise<FinetuneState | undefined>;
 }
 
 /** Writes a checkpoint's two files into `dir` (which should be fresh or the same checkpoint). */

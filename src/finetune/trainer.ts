@@ -126,7 +126,8 @@ export async function finetune(model: CausalLM, data: FinetuneData, settingsInpu
       best: null,
     };
     let best: Float32Array[] | undefined;
-    const saved = await opts.checkpoints?.loadNewest();
+    const candidates = Array.from({ length: totalSteps }, (_, i) => totalSteps - i).filter((step) => step % settings.checkpointEvery === 0 || step === totalSteps);
+    const saved = await opts.checkpoints?.loadNewest(candidates);
     if (saved) {
       if (saved.meta.fingerprint !== fingerprint) throw new Error('the newest fine-tuning checkpoint was written by another configuration (settings, data size, seed or parameters differ); it cannot resume this run');
       best = restore(saved, params, optimizer);
