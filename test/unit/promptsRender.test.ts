@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { epochSample } from '../../src/prompts/epochSample.js';
 import { fitSample } from '../../src/prompts/fit.js';
 import { brandCategories, promptDescription, promptTitle, type PromptItems } from '../../src/prompts/promptText.js';
 import { renderHistory, renderSample, sftPrompt, type PromptContext } from '../../src/prompts/render.js';
@@ -137,4 +138,18 @@ test('fitting drops the oldest history items, fewest first, never the response',
   const item: SampleUnit = { task: 'index2item', subtype: 'title', userId: null, position: null, history: new Int32Array(0), target: 0, templateIds: Int32Array.of(0) };
   assert.equal(fitSample(item, 0, ctx(), { encode, maxLength: 5 }).fits, false);
   assert.equal(fitSample(item, 0, ctx(), { encode, maxLength: 500, extraTokens: 0 }).fits, true);
+});
+
+test('epochSample: the drawn template of row i in epoch e, fitted when a budget is given', () => {
+  const unit = seqrec([0, 1, 2], 3);
+  const draw = templateDrawer(9);
+  const plainSample = epochSample(unit, 4, 2, draw, ctx());
+  assert.equal(plainSample.templateId, draw(2, 4, unit.templateIds));
+  assert.deepEqual(plainSample, { ...renderSample(unit, plainSample.templateId, ctx()), droppedHistory: 0, length: null, fits: true });
+  const encode = (text: string) => Array.from(text, (c) => c.charCodeAt(0));
+  const budget = { encode, maxLength: plainSample.prompt.length + plainSample.response.length - 5 };
+  const fitted = epochSample(unit, 4, 2, draw, ctx(), budget);
+  assert.equal(fitted.templateId, plainSample.templateId);
+  assert.equal(fitted.droppedHistory, 1);
+  assert.equal(fitted.response, plainSample.response);
 });

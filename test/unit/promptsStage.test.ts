@@ -8,7 +8,7 @@ import { itemsTable, sequencesTable } from '../../src/data/datasetTables.js';
 import type { ItemText } from '../../src/data/itemText.js';
 import type { SequenceSet } from '../../src/data/sequences.js';
 import { BadInputError } from '../../src/errors.js';
-import { MANIFEST_FILE, PREVIEW_FILE, readPromptContext, readSampleUnits, SPLIT_FILES, SUMMARY_FILE } from '../../src/prompts/files.js';
+import { MANIFEST_FILE, PREVIEW_FILE, readPromptContext, readSampleUnits, SPLIT_FILES, SUMMARY_FILE, writeSamples } from '../../src/prompts/files.js';
 import { fitSample } from '../../src/prompts/fit.js';
 import { renderSample } from '../../src/prompts/render.js';
 import { PROMPTS_PRESETS, type PromptsSettings } from '../../src/prompts/settings.js';
@@ -164,4 +164,22 @@ test('bad input: semantic IDs missing an item, or bad settings, stop the stage a
   );
   await assert.rejects(runPromptsStage(data, path.join(root, 'nowhere'), out, SETTINGS, 1), (err: unknown) => err instanceof BadInputError && /nowhere/.test(err.message));
   for (const name of Object.values(SPLIT_FILES)) await assert.rejects(readFile(path.join(out, name)), /ENOENT/);
+});
+
+test('reading back: a row whose templates belong to another subtype is bad input naming the file, row and field', async (t) => {
+  const root = await tempDir(t);
+  const [data, semid, out] = ['data', 'semid', 'out'].map((d) => path.join(root, d)) as [string, string, string];
+  await writeDataset(data);
+  await writeSemids(semid);
+  await runPromptsStage(data, semid, out, SETTINGS, 3);
+  const { context } = await readPromptContext(out);
+  const units = await readSampleUnits(out, 'train', context);
+  const index = units.findIndex((u) => u.task === 'item2index' && u.subtype === 'title');
+  units[index] = { ...units[index]!, templateIds: Int32Array.of(0, 7) }; // 7 is a description template
+  const file = path.join(out, SPLIT_FILES.train);
+  await writeSamples(file, units);
+  await assert.rejects(
+    readSampleUnits(out, 'train', context),
+    (err: unknown) => err instanceof BadInputError && err.message.startsWith(`${file}, field 'template_ids': row ${index}: [0,7] are not all item2index/title templates`),
+  );
 });
