@@ -1,54 +1,106 @@
 /**
- * Ingestion throughput: the real Beauty data (LC-Rec format) when LCREC_DATASETS is set, and a
- * synthetic raw Amazon 2014 category of `--users` users (about 8.5 reviews each).
- * Prints one JSON line of figures. Not run by CI.
- *   node --import tsx bench/ingest.ts [--users 100000]
+ * Ingestion at scale: writes a synthetic raw Amazon 2014 category of at least `--reviews`
+ * reviews (default 2 million; streamed in user order, so generating it is flat in memory) and
+ * ingests it in a fresh child process, whose peak RSS is the figure. A quarter-size run beside
+ * it shows how memory grows with the data. With LCREC_DATASETS set, the real Beauty (LC-Rec
+ * format) and Gift Cards (raw 2018) data are timed too. Prints one JSON line. Not run by CI.
+ *   node --import tsx bench/ingest.ts [--reviews 2000000]
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeSyntheticDataset } from '../datasets/synthetic.js';
+import type { DatasetFormat } from '../src/config/schema.js';
 import { ingest } from '../src/data/ingest.js';
 
-const { values } = parseArgs({ options: { users: { type: 'string', default: '100000' } } });
-const users = Number(values.users);
-const settings = { kCore: null, dedupe: true, requireMetadata: true, minSequenceLength: 5 };
-const work = await mkdtemp(join(tmpdir(), 'lcrec-bench-'));
-const figures: Record<string, unknown> = { node: process.version };
-let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+const SETTINGS = { kCore: null, dedupe: true, requireMetadata: true, minSequenceLength: 5 };
+/** The generator writes about 8.26 reviews per user (measured). */
+const REVIEWS_PER_USER = 8.2;
 
-try {
-  const beauty = process.env.LCREC_DATASETS && join(process.env.LCREC_DATASETS, 'amazon2014-beauty');
-  if (beauty && existsSync(beauty)) {
-    const t0 = performance.now();
-    const stats = await ingest(beauty, 'lcrec', settings, join(work, 'beauty'));
-    figures.beauty_lcrec = { seconds: round((performance.now() - t0) / 1000), users: stats.users, items: stats.items, interactions: stats.interactions };
-  }
-  const raw = join(work, 'raw');
-  const g0 = performance.now();
-  const generated = await writeSyntheticDataset(raw, { seed: 1, users, items: Math.max(300, Math.round(users / 2)), category: 'Bench' });
-  figures.synthetic_generate_seconds = round((performance.now() - g0) / 1000);
-  peakRss = 0;
+const { values } = parseArgs({
+  options: {
+    reviews: { type: 'string', default: '2000000' },
+    // Internal: the child process that ingests one dataset and reports its own figures.
+    child: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+
+if (values.child !== undefined) {
   const t0 = performance.now();
-  const stats = await ingest(raw, 'amazon2014', settings, join(work, 'synthetic'));
+  const stats = await ingest(values.child, values.format as DatasetFormat, SETTINGS, values.out!);
   const seconds = (performance.now() - t0) / 1000;
-  figures.synthetic_amazon2014 = {
-    reviews: generated.reviews,
-    seconds: round(seconds),
-    reviews_per_second: Math.round(generated.reviews / seconds),
-    peak_rss_mib: Math.round(peakRss / 2 ** 20),
-    users: stats.users,
-    items: stats.items,
-    interactions: stats.interactions,
-  };
+  process.stdout.write(
+    `${JSON.stringify({
+      reviews: stats.source.records,
+      seconds: round(seconds),
+      reviews_per_s: Math.round(stats.source.records / seconds),
+      peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      users: stats.users,
+      items: stats.items,
+      interactions: stats.interactions,
+    })}\n`,
+  );
+  process.exit(0);
+}
+
+/** Ingests `dir` in a fresh Node process so that its peak RSS is ingestion's alone. */
+function ingestInChild(dir: string, format: DatasetFormat, out: string): Record<string, number> {
+  const stdout = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', dir, '--format', format, '--out', out], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+async function synthetic(work: string, reviews: number, label: string): Promise<{ generated: number; generateSeconds: number; figures: Record<string, number> }> {
+  const users = Math.ceil(reviews / REVIEWS_PER_USER);
+  const dir = join(work, label);
+  const g0 = performance.now();
+  const generated = await writeSyntheticDataset(dir, { seed: 1, users, items: Math.max(300, Math.round(users / 2)), category: 'Bench' }, { order: 'user', gzipLevel: 1 });
+  const generateSeconds = round((performance.now() - g0) / 1000);
+  const figures = ingestInChild(dir, 'amazon2014', join(work, `${label}-out`));
+  await rm(dir, { recursive: true, force: true });
+  return { generated: generated.reviews, generateSeconds, figures };
+}
+
+const target = Number(values.reviews);
+const work = await mkdtemp(join(tmpdir(), 'lcrec-bench-ingest-'));
+const result: Record<string, unknown> = {};
+try {
+  const quarter = await synthetic(work, Math.round(target / 4), 'quarter');
+  const full = await synthetic(work, target, 'full');
+  Object.assign(result, {
+    bench: 'ingest',
+    format: 'amazon2014 (synthetic, gzip JSON lines + Python-literal metadata)',
+    reviews: full.generated,
+    reviews_per_s: full.figures.reviews_per_s,
+    peak_rss_mb: full.figures.peak_rss_mb,
+    seconds: full.figures.seconds,
+    generate_seconds: full.generateSeconds,
+    users: full.figures.users,
+    items: full.figures.items,
+    interactions: full.figures.interactions,
+    quarter: { reviews: quarter.generated, reviews_per_s: quarter.figures.reviews_per_s, peak_rss_mb: quarter.figures.peak_rss_mb },
+    // Growth of peak memory per extra million reviews (the in-memory part is compact columns).
+    rss_mb_per_million_reviews: round(((full.figures.peak_rss_mb! - quarter.figures.peak_rss_mb!) / (full.generated - quarter.generated)) * 1e6),
+  });
+  const base = process.env.LCREC_DATASETS;
+  for (const [name, format] of [['amazon2014-beauty', 'lcrec'], ['amazon2018-gift-cards-raw', 'amazon2018']] as const) {
+    const dir = base && join(base, name);
+    if (dir && existsSync(dir)) result[name] = ingestInChild(dir, format, join(work, `${name}-out`));
+  }
 } finally {
-  clearInterval(sampler);
   await rm(work, { recursive: true, force: true });
 }
-process.stdout.write(`${JSON.stringify(figures)}\n`);
+result.cpus = cpus().length;
+result.load_average_1m = round(loadavg()[0]!);
+result.node = process.version;
+process.stdout.write(`${JSON.stringify(result)}\n`);
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;

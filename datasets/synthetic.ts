@@ -840,7 +840,7 @@ function reviewJson(r: Review): string {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-async function writeGzipLines(file: string, lines: Iterable<string>): Promise<void> {
+async function writeGzipLines(file: string, lines: Iterable<string>, level = 9): Promise<void> {
   function* chunks(): Generator<Buffer> {
     let buf = '';
     for (const line of lines) {
@@ -853,7 +853,7 @@ async function writeGzipLines(file: string, lines: Iterable<string>): Promise<vo
     if (buf) yield Buffer.from(buf, 'utf8');
   }
   // Fixed parameters; Node's gzip header has mtime 0 and no file name, so output depends on input only.
-  const gzip = createGzip({ level: 9, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY });
+  const gzip = createGzip({ level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY });
   await pipeline(Readable.from(chunks()), gzip, createWriteStream(file));
 }
 
@@ -864,10 +864,22 @@ function validate(opts: SyntheticOptions): void {
   if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(opts.category)) throw new RangeError(`bad category name ${JSON.stringify(opts.category)}`);
 }
 
-export async function writeSyntheticDataset(dir: string, opts: SyntheticOptions): Promise<SyntheticResult> {
+/**
+ * How the files are laid out, not what they hold. The defaults give the sample's exact bytes.
+ * `order: 'user'` writes each user's reviews as they are generated (memory stays flat however many
+ * users: what the ingestion benchmark needs for millions of reviews) instead of sorting every
+ * review by product as the original 5-core files are; `gzipLevel` trades size for speed.
+ */
+export interface SyntheticLayout {
+  order?: 'product' | 'user';
+  gzipLevel?: number;
+}
+
+export async function writeSyntheticDataset(dir: string, opts: SyntheticOptions, layout: SyntheticLayout = {}): Promise<SyntheticResult> {
   validate(opts);
   await mkdir(dir, { recursive: true });
   const catalog = buildCatalog(opts);
+  if (layout.order === 'user') return writeByUser(dir, opts, catalog, layout.gzipLevel ?? 9);
 
   const reviews: Review[] = [];
   const takenIds = new Set<string>();
@@ -882,8 +894,8 @@ export async function writeSyntheticDataset(dir: string, opts: SyntheticOptions)
   const metaFile = path.join(dir, `meta_${opts.category}.json.gz`);
   await writeGzipLines(reviewsFile, (function* () {
     for (const r of reviews) yield reviewJson(r);
-  })());
-  await writeGzipLines(metaFile, meta);
+  })(), layout.gzipLevel);
+  await writeGzipLines(metaFile, meta, layout.gzipLevel);
 
   return {
     reviewsFile,
@@ -893,4 +905,25 @@ export async function writeSyntheticDataset(dir: string, opts: SyntheticOptions)
     users: takenIds.size,
     reviewedItems: new Set(reviews.map((r) => r.asin)).size,
   };
+}
+
+/** Reviews in user order, streamed: one user's reviews are built, written and dropped at a time. */
+async function writeByUser(dir: string, opts: SyntheticOptions, catalog: Catalog, level: number): Promise<SyntheticResult> {
+  const reviewsFile = path.join(dir, `reviews_${opts.category}_5.json.gz`);
+  const metaFile = path.join(dir, `meta_${opts.category}.json.gz`);
+  const takenIds = new Set<string>();
+  const reviewed = new Set<string>();
+  let count = 0;
+  await writeGzipLines(reviewsFile, (function* () {
+    for (let u = 0; u < opts.users; u++) {
+      for (const r of buildUserReviews(catalog, opts, u, takenIds)) {
+        reviewed.add(r.asin);
+        count++;
+        yield reviewJson(r);
+      }
+    }
+  })(), level);
+  const meta = buildMetaRecords(catalog, opts);
+  await writeGzipLines(metaFile, meta, level);
+  return { reviewsFile, metaFile, reviews: count, metaRecords: meta.length, users: takenIds.size, reviewedItems: reviewed.size };
 }
