@@ -76,13 +76,28 @@ export function resultRows(data: ReportData): ResultRow[] {
 }
 
 function resultsSection(data: ReportData, charts: ChartSvgs): string {
-  const rows = resultRows(data);
   const parts = ['<section id="results"><h2>Results</h2>'];
-  if (rows.length === 0) {
-    parts.push('<p class="empty">No metrics: neither the baselines nor the evaluate stage finished in this run.</p></section>');
-    return parts.join('');
-  }
-  // The best value of each column is bold: the comparison the table exists for.
+  const rows = resultRows(data);
+  if (rows.length > 0) parts.push(metricsTable(rows));
+  else parts.push('<p class="empty">No metrics: neither the baselines nor the evaluate stage finished in this run.</p>');
+  if (data.baselines) parts.push(`<p class="note">Baselines: ${esc(data.baselines.protocol)}.</p>`);
+  const ev = data.evaluation;
+  if (ev) {
+    const templates = ev.templates.length === 1 ? `seqrec template ${ev.templates[0]}` : `mean over ${ev.templates.length} seqrec templates (${ev.templates.join(', ')})`;
+    parts.push(
+      `<p class="note">${esc(MODEL_ROW)}: ${esc(ev.protocol)}; beam width ${int(ev.beamWidth)}, ${esc(templates)}${data.evaluatedModel ? `; model ${esc(data.evaluatedModel)}` : ''}. ` +
+        `Prediction score: ${esc(ev.score)}.</p>`,
+    );
+    if (ev.templates.length > 1) parts.push(perTemplateTable(data));
+  } else if (rows.length > 0) parts.push('<p class="note">The LLM is not evaluated in this run (no evaluate stage): baselines only.</p>');
+  if (data.reference) parts.push(referenceSection(data.reference, data));
+  parts.push(figure(charts.metrics, 'Recall@10 and NDCG@10 by model, valid (light) and test (dark).'));
+  parts.push('</section>');
+  return parts.join('');
+}
+
+/** Every model's valid and test metrics; the best value of each column in bold. */
+function metricsTable(rows: ResultRow[]): string {
   const best = new Map<string, number>();
   for (const r of rows) for (const s of SPLITS) for (const m of TABLE_METRICS) {
     const v = r.splits[s]?.[m];
@@ -101,25 +116,11 @@ function resultsSection(data: ReportData, charts: ChartSvgs): string {
     ),
     td(`${r.splits.valid ? int(r.splits.valid.users) : '-'} / ${r.splits.test ? int(r.splits.test.users) : '-'}`, 'num'),
   ]);
-  parts.push(table(head, body, ' id="metrics-table" class="metrics"'));
-  parts.push(
+  return (
+    table(head, body, ' id="metrics-table" class="metrics"') +
     '<p class="note">Leave-one-out, full ranking over all items, one target per user: Recall@K = 1[rank &lt; K], NDCG@K = 1/log2(rank + 2) when rank &lt; K, averaged over users. ' +
-      'Best value of each column in bold.</p>',
+      'Best value of each column in bold.</p>'
   );
-  if (data.baselines) parts.push(`<p class="note">Baselines: ${esc(data.baselines.protocol)}.</p>`);
-  const ev = data.evaluation;
-  if (ev) {
-    const templates = ev.templates.length === 1 ? `seqrec template ${ev.templates[0]}` : `mean over ${ev.templates.length} seqrec templates (${ev.templates.join(', ')})`;
-    parts.push(
-      `<p class="note">${esc(MODEL_ROW)}: ${esc(ev.protocol)}; beam width ${int(ev.beamWidth)}, ${esc(templates)}${data.evaluatedModel ? `; model ${esc(data.evaluatedModel)}` : ''}. ` +
-        `Prediction score: ${esc(ev.score)}.</p>`,
-    );
-    if (ev.templates.length > 1) parts.push(perTemplateTable(data));
-  } else parts.push('<p class="note">The LLM is not evaluated in this run (no evaluate stage): baselines only.</p>');
-  if (data.reference) parts.push(referenceSection(data.reference, data));
-  parts.push(figure(charts.metrics, 'Recall@10 and NDCG@10 by model, valid (light) and test (dark).'));
-  parts.push('</section>');
-  return parts.join('');
 }
 
 function perTemplateTable(data: ReportData): string {

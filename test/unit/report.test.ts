@@ -9,7 +9,8 @@ import type { EvaluationPart } from '../../src/eval/generative.js';
 import { writeTrainingLog, type TrainingLog } from '../../src/finetune/trainingLog.js';
 import { metricsChart, renderSvg } from '../../src/report/charts.js';
 import { collectReportData } from '../../src/report/collect.js';
-import { escapeHtml, MODEL_ROW } from '../../src/report/html.js';
+import type { ReportData } from '../../src/report/collect.js';
+import { escapeHtml, MODEL_ROW, renderReportHtml } from '../../src/report/html.js';
 import { TrainingLogSchema } from '../../src/report/llmFiles.js';
 import { GENREC_REFERENCES, referenceFor } from '../../src/report/references.js';
 import { readJsonFile } from '../../src/report/stageFiles.js';
@@ -130,6 +131,22 @@ test('the LLM sections show the evaluate stage\'s template mean, each template, 
   assert.ok(!html.includes('<script') && !html.includes('<img'), 'no markup from the run');
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   assert.match(html, /\/data\/&quot;quoted&quot;&lt;path&gt;/);
+});
+
+test('the published table is labelled by split and says whether the run used a dataset of the same size', () => {
+  const data = (users: number): ReportData => ({
+    run: { workflowId: 'wf', runId: 'r', name: 'cpu-beauty', state: 'completed', startedAt: '2026-01-01T00:00:00Z', datasetSource: '/d/amazon2014-beauty', datasetFormat: 'lcrec', config: {} },
+    stages: [],
+    dataset: { stats: { users, items: 12_101, interactions: 198_502 }, lengthCounts: [] },
+    reference: referenceFor({ source: '/d/amazon2014-beauty', name: 'cpu-beauty' }),
+    notes: [],
+  });
+  const same = renderReportHtml(data(22_363), {}, 'now');
+  assert.match(same, /<h3>Published reference: Amazon 2014 Beauty \(5-core\)<\/h3>/);
+  assert.match(same, /LCRec \(genrec\)<\/th><td>valid \(most likely\)<\/td><td class="num">0\.0525<\/td><td class="num">0\.0791<\/td>/);
+  assert.match(same, /SASRec<\/th><td>test<\/td><td class="num">0\.0469<\/td>/);
+  assert.match(same, /same size \(22,363 users \/ 12,101 items\)/);
+  assert.match(renderReportHtml(data(570), {}, 'now'), /differs in size<\/strong> \(570 users \/ 12,101 items vs 22,363 users/);
 });
 
 test('an artifact store without the run says so', async () => {
