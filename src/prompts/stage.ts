@@ -118,7 +118,12 @@ async function promptItems(datasetDir: string, semidDir: string, numItems: numbe
     throw new BadInputError(reason, { file: join(semidDir, SEMANTIC_IDS_FILE) });
   }
   const { item_id, title, description, brand, categories } = ITEMS_SCHEMA;
-  const table = await readParquet(join(datasetDir, 'items.parquet'), { item_id, title, description, brand, categories });
+  const itemsFile = join(datasetDir, 'items.parquet');
+  const table = await readParquet(itemsFile, { item_id, title, description, brand, categories });
+  const ids = table.getChild('item_id')!;
+  for (let i = 0; i < table.numRows; i++) {
+    if (ids.get(i) !== i) throw new BadInputError(`row ${i} has item_id ${ids.get(i)}; expected ${i}`, { file: itemsFile, field: 'item_id' });
+  }
   const column = (name: 'title' | 'description' | 'brand' | 'categories') => Array.from(table.getChild(name)!, (v) => v ?? null);
   const [titles, descriptions, brands, cats] = [column('title'), column('description'), column('brand'), column('categories')];
   const { descriptionSource, descriptionMaxWords } = settings.text;
