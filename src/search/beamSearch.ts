@@ -24,9 +24,14 @@
  * When a prompt has fewer than `beamWidth` extensions (a small first level, or fewer items than
  * beams) it keeps all of them and returns fewer items.
  *
- * EOS: after a complete ID the trie allows only EOS, whose renormalised log-probability over that
- * one-token set is log 1 = 0. It changes no score and no order, so the search stops after the last
- * code instead of spending a model step on it; the decoded sequence is the ID followed by EOS.
+ * EOS and forced steps: after a complete ID the trie allows only EOS, and below some prefixes only
+ * one path leads on (in a trie of 12k items over 256^4 codes, nearly every 2-code prefix). A step
+ * that allows a single token has renormalised log-probability log 1 = 0: it changes no score and
+ * no order. So a beam whose prefix has a single completion is finished at once (its item and score
+ * are final) and leaves the session, which then decodes only the beams that still have a choice;
+ * when none is left the search stops. The result is exactly that of stepping through every token
+ * (tested against brute force), at a fraction of the model calls. The decoded sequence is the ID
+ * followed by EOS.
  */
 import type { DecodeSession, SessionFactory } from './decodeSession.js';
 import { DecodingTrie } from './decodingTrie.js';
@@ -65,25 +70,25 @@ export async function constrainedBeamSearch(
     timing[into] += now - t;
     t = now;
   };
+  const beams = new Beams(prompts.length, beamWidth, trie);
+  if (beams.liveRows === 0) return beams.finished(); // a single-item catalogue: nothing to decide
   const session = await sessions.start(prompts);
   lap('modelMs');
   try {
-    const state = new BeamState(prompts.length, beamWidth);
-    for (let level = 0; level < trie.depth; level++) {
-      const allowed = state.allowedTokens(trie);
+    while (beams.liveRows > 0) {
+      const allowed = beams.allowedTokens();
       lap('searchMs');
       const logits = await session.nextLogits(allowed);
       lap('modelMs');
       checkLogits(session, logits, allowed);
-      state.extend(trie, logits);
-      if (level < trie.depth - 1) {
-        const { parents, tokens } = state.lastMove();
-        lap('searchMs');
-        await session.advance(parents, tokens);
-        lap('modelMs');
-      }
+      beams.extend(logits);
+      if (beams.liveRows === 0) break;
+      const { parents, tokens } = beams.lastMove();
+      lap('searchMs');
+      await session.advance(parents, tokens);
+      lap('modelMs');
     }
-    const out = state.finished(trie);
+    const out = beams.finished();
     lap('searchMs');
     return out;
   } finally {
@@ -101,117 +106,160 @@ function checkLogits(session: DecodeSession, logits: Float32Array[], allowed: In
 }
 
 /**
- * The live beams as flat typed arrays: rows of prompt p are rowStart[p] .. rowStart[p+1]-1, best
- * first. `extend` replaces them by the best extensions; the scratch arrays are reused.
+ * The beams of every prompt as flat typed arrays. Beams of prompt p are start[p] .. start[p+1]-1,
+ * best first. A beam is live (row[b] >= 0: its session row; node[b]: its trie node) or finished
+ * (row[b] = -1; node[b]: its leaf). Live beams hold the session's rows in beam order.
  */
-class BeamState {
-  private rowStart: Int32Array;
+class Beams {
+  private start: Int32Array;
   private node: Int32Array;
   private score: Float64Array;
+  private row: Int32Array;
   private parents = new Int32Array(0);
   private tokens = new Int32Array(0);
-  // Per-prompt top-k scratch: candidate score, parent row, child index.
+  liveRows: number;
+  // Per-prompt top-k scratch: candidate score, beam, child index (-1: a finished beam carried over).
   private readonly topScore: Float64Array;
-  private readonly topRow: Int32Array;
+  private readonly topBeam: Int32Array;
   private readonly topChild: Int32Array;
 
   constructor(
     private readonly prompts: number,
     private readonly beamWidth: number,
+    private readonly trie: DecodingTrie,
   ) {
-    this.rowStart = Int32Array.from({ length: prompts + 1 }, (_, i) => i);
-    this.node = new Int32Array(prompts).fill(DecodingTrie.ROOT);
+    this.start = Int32Array.from({ length: prompts + 1 }, (_, i) => i);
     this.score = new Float64Array(prompts);
+    const leaf = trie.forcedLeaf(DecodingTrie.ROOT);
+    this.node = new Int32Array(prompts).fill(leaf >= 0 ? leaf : DecodingTrie.ROOT);
+    this.row = leaf >= 0 ? new Int32Array(prompts).fill(-1) : Int32Array.from({ length: prompts }, (_, i) => i);
+    this.liveRows = leaf >= 0 ? 0 : prompts;
     this.topScore = new Float64Array(beamWidth);
-    this.topRow = new Int32Array(beamWidth);
+    this.topBeam = new Int32Array(beamWidth);
     this.topChild = new Int32Array(beamWidth);
   }
 
-  allowedTokens(trie: DecodingTrie): Int32Array[] {
-    const rows = this.node.length;
-    const out = new Array<Int32Array>(rows);
-    for (let r = 0; r < rows; r++) out[r] = trie.allowed(this.node[r] as number);
+  /** Allowed tokens of every session row (live beams in order). */
+  allowedTokens(): Int32Array[] {
+    const out = new Array<Int32Array>(this.liveRows);
+    for (let b = 0; b < this.row.length; b++) {
+      const r = this.row[b] as number;
+      if (r >= 0) out[r] = this.trie.allowed(this.node[b] as number);
+    }
     return out;
   }
 
-  extend(trie: DecodingTrie, logits: Float32Array[]): void {
-    const rows = this.node.length;
+  /** Replaces the beams by the best extensions of the live ones and the finished ones carried over. */
+  extend(logits: Float32Array[]): void {
     // Renormalise each row over its allowed tokens: subtract log-sum-exp (float64, max-shifted).
-    const base = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) {
+    const base = new Float64Array(this.liveRows);
+    for (let b = 0; b < this.row.length; b++) {
+      const r = this.row[b] as number;
+      if (r < 0) continue;
       const lse = logSumExp(logits[r] as Float32Array);
       // A row whose allowed tokens all have probability 0 keeps score -Infinity, never NaN.
-      base[r] = lse === -Infinity ? -Infinity : (this.score[r] as number) - lse;
+      base[r] = lse === -Infinity ? -Infinity : (this.score[b] as number) - lse;
     }
-    const maxRows = this.prompts * this.beamWidth;
+    const maxBeams = this.prompts * this.beamWidth;
     const nextStart = new Int32Array(this.prompts + 1);
-    const nextNode = new Int32Array(maxRows);
-    const nextScore = new Float64Array(maxRows);
-    const parents = new Int32Array(maxRows);
-    const tokens = new Int32Array(maxRows);
+    const nextNode = new Int32Array(maxBeams);
+    const nextScore = new Float64Array(maxBeams);
+    const nextRow = new Int32Array(maxBeams);
+    const parents = new Int32Array(maxBeams);
+    const tokens = new Int32Array(maxBeams);
     let out = 0;
+    let live = 0;
     for (let p = 0; p < this.prompts; p++) {
-      const kept = this.selectTop(this.rowStart[p] as number, this.rowStart[p + 1] as number, logits, base);
+      const kept = this.selectTop(this.start[p] as number, this.start[p + 1] as number, logits, base);
       for (let j = 0; j < kept; j++, out++) {
-        const row = this.topRow[j] as number;
+        const b = this.topBeam[j] as number;
         const child = this.topChild[j] as number;
-        const parentNode = this.node[row] as number;
-        parents[out] = row;
-        tokens[out] = trie.allowed(parentNode)[child] as number;
-        nextNode[out] = trie.child(parentNode, child);
         nextScore[out] = this.topScore[j] as number;
+        if (child < 0) {
+          nextNode[out] = this.node[b] as number;
+          nextRow[out] = -1;
+          continue;
+        }
+        const parentNode = this.node[b] as number;
+        const node = this.trie.child(parentNode, child);
+        const leaf = this.trie.forcedLeaf(node);
+        if (leaf >= 0) {
+          nextNode[out] = leaf;
+          nextRow[out] = -1;
+        } else {
+          nextNode[out] = node;
+          nextRow[out] = live;
+          parents[live] = this.row[b] as number;
+          tokens[live] = this.trie.allowed(parentNode)[child] as number;
+          live++;
+        }
       }
       nextStart[p + 1] = out;
     }
-    this.rowStart = nextStart;
+    this.start = nextStart;
     this.node = nextNode.subarray(0, out);
     this.score = nextScore.subarray(0, out);
-    this.parents = parents.subarray(0, out);
-    this.tokens = tokens.subarray(0, out);
+    this.row = nextRow.subarray(0, out);
+    this.parents = parents.subarray(0, live);
+    this.tokens = tokens.subarray(0, live);
+    this.liveRows = live;
   }
 
-  /** The rows of the last `extend`: row j continues old row parents[j] with tokens[j]. */
+  /** The session rows after the last `extend`: row j continues old row parents[j] with tokens[j]. */
   lastMove(): { parents: Int32Array; tokens: Int32Array } {
     return { parents: this.parents, tokens: this.tokens };
   }
 
-  finished(trie: DecodingTrie): RankedItems[] {
+  finished(): RankedItems[] {
     return Array.from({ length: this.prompts }, (_, p) => {
-      const from = this.rowStart[p] as number;
-      const to = this.rowStart[p + 1] as number;
+      const from = this.start[p] as number;
+      const to = this.start[p + 1] as number;
       const items = new Int32Array(to - from);
-      for (let r = from; r < to; r++) items[r - from] = trie.itemOf(this.node[r] as number);
+      for (let b = from; b < to; b++) items[b - from] = this.trie.itemOf(this.node[b] as number);
       return { items, scores: Float64Array.from(this.score.subarray(from, to)) };
     });
   }
 
   /**
-   * Top `beamWidth` extensions of rows [from, to) into the scratch arrays, best first, by
-   * insertion: a candidate must beat the current k-th strictly, so earlier (row, child) pairs win
-   * ties. Returns how many were kept.
+   * Top `beamWidth` candidates of beams [from, to) into the scratch arrays, best first: a finished
+   * beam is one candidate (its score is final), a live beam gives one per allowed token. Insertion:
+   * a candidate must beat the current k-th strictly, so earlier (beam, child) pairs win ties,
+   * exactly as if finished beams were stepped through their single tokens.
    */
   private selectTop(from: number, to: number, logits: Float32Array[], base: Float64Array): number {
     const k = this.beamWidth;
-    const { topScore, topRow, topChild } = this;
     let kept = 0;
-    for (let r = from; r < to; r++) {
+    for (let b = from; b < to; b++) {
+      const r = this.row[b] as number;
+      if (r < 0) {
+        kept = this.offer(kept, this.score[b] as number, b, -1);
+        continue;
+      }
       const z = logits[r] as Float32Array;
-      const b = base[r] as number;
+      const s0 = base[r] as number;
       for (let c = 0; c < z.length; c++) {
-        const s = b + (z[c] as number);
-        if (kept === k && !(s > (topScore[k - 1] as number))) continue;
-        let at = kept < k ? kept++ : k - 1;
-        while (at > 0 && s > (topScore[at - 1] as number)) {
-          topScore[at] = topScore[at - 1] as number;
-          topRow[at] = topRow[at - 1] as number;
-          topChild[at] = topChild[at - 1] as number;
-          at--;
-        }
-        topScore[at] = s;
-        topRow[at] = r;
-        topChild[at] = c;
+        const s = s0 + (z[c] as number);
+        if (kept === k && !(s > (this.topScore[k - 1] as number))) continue;
+        kept = this.offer(kept, s, b, c);
       }
     }
+    return kept;
+  }
+
+  private offer(kept: number, s: number, beam: number, child: number): number {
+    const k = this.beamWidth;
+    const { topScore, topBeam, topChild } = this;
+    if (kept === k && !(s > (topScore[k - 1] as number))) return kept;
+    let at = kept < k ? kept++ : k - 1;
+    while (at > 0 && s > (topScore[at - 1] as number)) {
+      topScore[at] = topScore[at - 1] as number;
+      topBeam[at] = topBeam[at - 1] as number;
+      topChild[at] = topChild[at - 1] as number;
+      at--;
+    }
+    topScore[at] = s;
+    topBeam[at] = beam;
+    topChild[at] = child;
     return kept;
   }
 }

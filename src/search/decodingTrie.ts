@@ -24,6 +24,8 @@ export interface CodeTokens {
 export class DecodingTrie {
   /** Views of `childTokens`, one per internal node, built once. */
   private readonly allowedViews: Int32Array[];
+  /** Per node: the leaf its subtree ends in when that subtree is a single path (a leaf: itself), else -1. */
+  private readonly forced: Int32Array;
 
   private constructor(
     readonly depth: number,
@@ -36,6 +38,16 @@ export class DecodingTrie {
     const internal = offsets.length - 1;
     this.allowedViews = new Array<Int32Array>(internal);
     for (let n = 0; n < internal; n++) this.allowedViews[n] = childTokens.subarray((offsets[n] as number) - 1, (offsets[n + 1] as number) - 1);
+    // Children have larger numbers than their parent (breadth-first), so one backward pass suffices.
+    const nodes = childTokens.length + 1;
+    this.forced = new Int32Array(nodes);
+    for (let n = nodes - 1; n >= 0; n--) {
+      if (n >= internal) this.forced[n] = n;
+      else {
+        const first = offsets[n] as number;
+        this.forced[n] = (offsets[n + 1] as number) - first === 1 ? (this.forced[first] as number) : -1;
+      }
+    }
   }
 
   /**
@@ -78,6 +90,14 @@ export class DecodingTrie {
   /** The node reached from internal `node` by its `index`-th allowed token. */
   child(node: number, index: number): number {
     return (this.offsets[node] as number) + index;
+  }
+
+  /**
+   * The leaf reached from `node` when only one path leads on from it (every later step allows a
+   * single token), the node itself when it is a leaf, else -1.
+   */
+  forcedLeaf(node: number): number {
+    return this.forced[node] as number;
   }
 
   /** The item of a leaf node (a node reached after `depth` tokens). */

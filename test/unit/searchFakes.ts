@@ -22,6 +22,7 @@ interface Row {
 export class HashModel implements SessionFactory {
   readonly calls: RecordedCall[] = [];
   sessionsStarted = 0;
+  advances = 0;
   live = 0;
 
   constructor(
@@ -54,6 +55,7 @@ export class HashModel implements SessionFactory {
       },
       async advance(parents, tokens) {
         alive();
+        model.advances++;
         if (parents.length !== tokens.length) throw new Error('advance: parents and tokens differ in length');
         rows = Array.from(parents, (p, j) => {
           const parent = rows[p];
@@ -135,4 +137,36 @@ export function randomCodes(items: number, depth: number, codebook: number, seed
     i++;
   }
   return out;
+}
+
+/**
+ * Plain beam search for reference: one prompt, every step through the model (forced tokens too),
+ * scores renormalised over the allowed codes, ties to the earlier (beam, code). Objects and
+ * arrays everywhere: slow, obvious.
+ */
+export async function plainBeamSearch(
+  model: SessionFactory,
+  prompt: Int32Array,
+  depth: number,
+  beamWidth: number,
+  allowedCodes: (prefix: number[]) => Int32Array,
+): Promise<{ paths: number[][]; scores: number[] }> {
+  const session = await model.start([prompt]);
+  let beams = [{ path: [] as number[], score: 0 }];
+  for (let l = 0; l < depth; l++) {
+    const allowed = beams.map((b) => Int32Array.from(allowedCodes(b.path), (c) => TEST_TOKENS.codeTokenId(l, c)));
+    const logits = await session.nextLogits(allowed);
+    const candidates: { parent: number; path: number[]; score: number; token: number }[] = [];
+    beams.forEach((b, i) => {
+      const z = Array.from(logits[i]!);
+      const max = Math.max(...z);
+      const lse = max + Math.log(z.reduce((s, v) => s + Math.exp(v - max), 0));
+      allowed[i]!.forEach((token, c) => candidates.push({ parent: i, path: [...b.path, token - TEST_TOKENS.codeTokenId(l, 0)], score: b.score + z[c]! - lse, token }));
+    });
+    const kept = candidates.map((c, order) => ({ ...c, order })).sort((a, b) => b.score - a.score || a.order - b.order).slice(0, beamWidth);
+    await session.advance(Int32Array.from(kept, (c) => c.parent), Int32Array.from(kept, (c) => c.token));
+    beams = kept.map((c) => ({ path: c.path, score: c.score }));
+  }
+  session.dispose();
+  return { paths: beams.map((b) => b.path), scores: beams.map((b) => b.score) };
 }
