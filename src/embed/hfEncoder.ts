@@ -103,7 +103,7 @@ export function encodeItems(model: QwenModel, items: readonly (readonly string[]
   const counts = new Int32Array(items.length);
   owners.forEach((item, t) => {
     counts[item]! += 1;
-    for (let j = 0; j < width; j++) out[item * width + j] += vectors[t * width + j] as number;
+    for (let j = 0; j < width; j++) out[item * width + j] = (out[item * width + j] as number) + (vectors[t * width + j] as number);
   });
   for (let item = 0; item < items.length; item++) {
     const row = out.subarray(item * width, (item + 1) * width);
