@@ -1,4 +1,4 @@
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription, type ScheduleOptions, type ScheduleSpec } from '@temporalio/client';
 import type { PipelineConfig } from '../src/config/schema.js';
 import { BadInputError } from '../src/errors.js';
 import type { PipelineInput } from '../src/pipeline/contracts.js';
@@ -52,17 +52,22 @@ async function withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> 
   }
 }
 
+/** What `schedule create` sends to Temporal: the pipeline with this input, on `spec`, never overlapping. */
+export function scheduleOptionsFor(input: PipelineInput, spec: ScheduleSpec, scheduleId: string, paused = false): ScheduleOptions {
+  return {
+    scheduleId,
+    spec,
+    action: { type: 'startWorkflow', workflowType: 'pipelineWorkflow', taskQueue: TASK_QUEUES.cpu, workflowId: workflowIdFor(input), args: [input] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1d' },
+    state: { paused, note: `lcrec ${input.codeVersion}: dataset ${input.config.dataset.source}` },
+  };
+}
+
 export async function createSchedule(config: PipelineConfig, spec: ScheduleSpec, opts: { id?: string; paused?: boolean } = {}): Promise<string> {
   const input: PipelineInput = { config: normalizeConfig(config), codeVersion: await packageVersion() };
   const scheduleId = opts.id ?? scheduleIdFor(input.config);
   return withSession(async ({ client }) => {
-    await client.schedule.create({
-      scheduleId,
-      spec,
-      action: { type: 'startWorkflow', workflowType: 'pipelineWorkflow', taskQueue: TASK_QUEUES.cpu, workflowId: workflowIdFor(input), args: [input] },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1d' },
-      state: { paused: opts.paused ?? false, note: `lcrec ${input.codeVersion}: dataset ${input.config.dataset.source}` },
-    });
+    await client.schedule.create(scheduleOptionsFor(input, spec, scheduleId, opts.paused));
     return scheduleId;
   });
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import type { ArtifactFile, ArtifactManifest, ArtifactStore, Attempt, OrphanAttempt, RunManifest, SweepReport } from './artifactStore.js';
 import { sha256File } from './digest.js';
-import { freshWorkspace, isSafeSegment, publishableFiles, safeSegment } from './names.js';
+import { freshWorkspace, isSafeSegment, publishableFiles, safeSegment, workflowIdSegment } from './names.js';
 
 /**
  * Artifact store in a local directory:
@@ -105,7 +105,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   private runDir(workflowId: string): string {
-    return join(this.root, 'runs', safeSegment('workflow id', workflowId));
+    return join(this.root, 'runs', workflowIdSegment(workflowId));
   }
 
   async putRunManifest(manifest: RunManifest): Promise<void> {

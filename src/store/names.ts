@@ -21,6 +21,15 @@ export function safeSegment(kind: string, value: unknown): string {
   return value;
 }
 
+/**
+ * The path segment of a run's manifests. Temporal Schedules append the firing time
+ * (`...-2026-11-29T08:07:02Z`) to workflow ids; ':' is not a safe segment, so it becomes '_'.
+ * The manifest itself keeps the real id.
+ */
+export function workflowIdSegment(workflowId: string): string {
+  return safeSegment('workflow id', workflowId.replaceAll(':', '_'));
+}
+
 /** Parses `24h`, `30m`, `90s`, `7d`, `0` into milliseconds. */
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());

@@ -19,7 +19,7 @@ import { BadInputError } from '../errors.js';
 import { publishDir } from '../util/atomicDir.js';
 import type { ArtifactFile, ArtifactManifest, ArtifactStore, Attempt, OrphanAttempt, RunManifest, SweepReport } from './artifactStore.js';
 import { sha256File } from './digest.js';
-import { freshWorkspace, isSafeSegment, publishableFiles, safeSegment } from './names.js';
+import { freshWorkspace, isSafeSegment, publishableFiles, safeSegment, workflowIdSegment } from './names.js';
 import {
   createS3Client,
   describeS3Error,
@@ -298,7 +298,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   private runPrefix(workflowId: string): string {
-    return this.objectKey('runs', safeSegment('workflow id', workflowId));
+    return this.objectKey('runs', workflowIdSegment(workflowId));
   }
 
   async putRunManifest(manifest: RunManifest): Promise<void> {
