@@ -182,17 +182,17 @@ export function llmLossChart(log: TrainingLog): TopLevelSpec {
   return top('LLM fine-tuning: loss per optimiser step, validation per epoch, learning rate', { vconcat: panels });
 }
 
-/** Recall@10 and NDCG@10 of every model, valid and test side by side. */
+/** Recall@10 and NDCG@10 of every model (in the order given), valid and test side by side. */
 export function metricsChart(rows: { model: string; split: string; metric: string; value: number }[]): TopLevelSpec {
   return top('Recall@10 and NDCG@10 of every model on the valid and test splits', {
     data: { values: rows },
-    facet: { column: { field: 'metric', type: 'nominal', title: null, header: { labelFontSize: 12 } } },
+    facet: { column: { field: 'metric', type: 'nominal', title: null, sort: ['Recall@10', 'NDCG@10'], header: { labelFontSize: 12 } } },
     spec: {
       width: 230,
       height: 180,
       mark: 'bar',
       encoding: {
-        x: { field: 'model', type: 'nominal', title: null, axis: { labelAngle: -30 } },
+        x: { field: 'model', type: 'nominal', title: null, sort: [...new Set(rows.map((r) => r.model))], axis: { labelAngle: -30 } },
         xOffset: { field: 'split', type: 'nominal', sort: ['valid', 'test'] },
         y: { field: 'value', type: 'quantitative', title: null },
         color: { field: 'split', type: 'nominal', title: 'split', scale: { domain: ['valid', 'test'], range: ['#9ecae9', '#4c78a8'] } },

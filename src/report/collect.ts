@@ -69,6 +69,8 @@ type RunManifestView = z.infer<typeof RunManifestSchema>;
 /** Stages whose work runs on the tensor engine; the others are plain CPU code. */
 const TENSOR_STAGES = new Set(['rqvae', 'semid', 'finetune', 'evaluate']);
 const PLAIN_STAGES = new Set(['ingest', 'embed', 'prompts']);
+/** Stages whose files the report reads (readStageFiles). */
+const STAGES_READ = new Set(['ingest', 'rqvae', 'semid', 'baselines', FINETUNE_STAGE, EVALUATE_STAGE]);
 
 export interface StageTiming {
   stage: string;
@@ -165,6 +167,8 @@ export async function collectReportData(store: ArtifactStore, workflowId: string
     if (typeof artifact.summary.durationMs === 'number') timing.producedMs = artifact.summary.durationMs;
     // A reused stage ran in another process: only its own summary can say which backend it used.
     timing.backend = backendOf(status.stage, artifact.summary, status.state === 'done' ? manifest.environment?.tensorBackend : undefined);
+    // Only stages the report reads are fetched (on S3, localDir downloads every file of the artifact).
+    if (!STAGES_READ.has(status.stage)) continue;
     const dir = await store.localDir(artifact);
     await readStageFiles(data, status.stage, dir, artifact.files.map((f) => f.name));
     if (status.stage === EVALUATE_STAGE && typeof artifact.summary.model === 'string') data.evaluatedModel = artifact.summary.model;
