@@ -155,6 +155,7 @@ export async function collectReportData(store: ArtifactStore, workflowId: string
     const finished = status.state === 'done' || status.state === 'cached';
     if (!finished || !status.key) {
       if (status.state === 'failed') data.notes.push(`stage ${status.stage} failed${status.error ? `: ${status.error.split('\n')[0]}` : ''}`);
+      else data.notes.push(`stage ${status.stage} is ${status.state}: its results are not in this report yet`);
       timing.backend = backendOf(status.stage, status.summary, undefined);
       continue;
     }

@@ -97,6 +97,7 @@ test('the LLM sections show the evaluate stage\'s template mean, each template, 
     await publish(store, 'finetune', { 'training_log.json': await readFile(join(logDir, 'training_log.json'), 'utf8') }),
     await publish(store, 'evaluate', { 'metrics.json': JSON.stringify(metrics) }, { model: 'qwen3 2-layer test model' }),
     { stage: 'semid', state: 'failed', error: 'semid: <img src=x onerror=alert(1)> broke' },
+    { stage: 'prompts', state: 'running' },
   ];
   await store.putRunManifest({
     schema: 'lcrec.run/1',
@@ -128,6 +129,7 @@ test('the LLM sections show the evaluate stage\'s template mean, each template, 
   // Missing stages are listed, the failed one too, and nothing from the run reaches the page unescaped.
   assert.match(html, /no ingest stage in this run/);
   assert.match(html, /stage semid failed: semid: &lt;img src=x onerror=alert\(1\)&gt; broke/);
+  assert.match(html, /stage prompts is running: its results are not in this report yet/);
   assert.ok(!html.includes('<script') && !html.includes('<img'), 'no markup from the run');
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   assert.match(html, /\/data\/&quot;quoted&quot;&lt;path&gt;/);
