@@ -72,7 +72,10 @@ export async function loadQwen(dir: string, opts: LoadOptions = {}): Promise<Qwe
       throw new BadInputError(`tensors a ${config.model_type} model with this config has no place for: ${unexpected.slice(0, 5).join(', ')}`, { file: source.path });
     }
     for (const spec of specs) {
-      const host = await source.read(spec.name);
+      const host = await source.read(spec.name).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        throw new BadInputError(`tensor '${spec.name}': its shard file is missing (${error.path ?? error.message})`, { file: source.path });
+      });
       if (host.dtype !== 'float32') {
         throw new BadInputError(`tensor '${spec.name}' holds ${host.dtype} values; weights must be floating point (F32, F16, BF16)`, { file: source.path });
       }

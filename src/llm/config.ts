@@ -47,6 +47,7 @@ const RopeDict = z.looseObject({
   type: z.string().optional(),
   factor: z.number().positive().optional(),
   rope_theta: z.number().positive().optional(),
+  partial_rotary_factor: z.number().optional(),
 });
 
 const RawConfig = z.looseObject({
@@ -66,6 +67,8 @@ const RawConfig = z.looseObject({
   attention_bias: z.boolean().default(false),
   max_position_embeddings: positive.default(32768),
   hidden_act: z.string().default('silu'),
+  partial_rotary_factor: z.number().optional(),
+  layer_types: z.array(z.string()).nullable().optional(),
   use_sliding_window: z.boolean().default(false),
   bos_token_id: tokenId,
   eos_token_id: z.union([z.int().min(0), z.array(z.int().min(0))]).nullable().optional(),
@@ -88,6 +91,10 @@ export function parseQwenConfig(raw: unknown, file = CONFIG_FILE): QwenConfig {
   }
   if (c.hidden_act !== 'silu') throw new BadInputError(`hidden_act '${c.hidden_act}' is not supported (Qwen uses silu)`, { file, field: 'hidden_act' });
   if (c.use_sliding_window) throw new BadInputError('sliding-window attention is not supported', { file, field: 'use_sliding_window' });
+  const partial = c.rope_parameters?.partial_rotary_factor ?? c.partial_rotary_factor ?? 1;
+  if (partial !== 1) throw new BadInputError(`partial_rotary_factor ${partial} is not supported (rotary over the whole head only)`, { file, field: 'partial_rotary_factor' });
+  const sliding = (c.layer_types ?? []).findIndex((t) => t !== 'full_attention');
+  if (sliding >= 0) throw new BadInputError(`layer ${sliding} is '${c.layer_types![sliding]}'; only full attention is supported`, { file, field: 'layer_types' });
   const heads = c.num_attention_heads;
   const kvHeads = c.num_key_value_heads ?? heads;
   if (heads % kvHeads !== 0) {

@@ -226,3 +226,20 @@ test('the memory estimate counts every weight as float32', () => {
   assert.equal(weightBytes(tied), 4 * params);
   assert.equal(weightBytes({ ...tied, tie_word_embeddings: false }), 4 * (params + 1600));
 });
+
+test('a shard named by the index but missing is refused, naming the tensor', async () => {
+  const model = randomQwen(scratchConfig({ hiddenSize: 16, intermediateSize: 16, layers: 2, heads: 2, kvHeads: 1 }, 40), 3);
+  const dir = join(root, 'missing-shard');
+  await saveQwen(model, dir, { maxShardBytes: 4000 });
+  model.dispose();
+  const index = JSON.parse(await readFile(join(dir, 'model.safetensors.index.json'), 'utf8'));
+  const shard = index.weight_map['model.norm.weight'];
+  await rm(join(dir, shard));
+  await rejectsBadInput(loadQwen(dir), /model\.safetensors\.index\.json: tensor '.*': its shard file is missing/);
+});
+
+test('partial rotary and sliding-window layers are refused, not computed wrongly', () => {
+  assert.throws(() => parseQwenConfig({ ...minimal(), rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.5 } }), /partial_rotary_factor 0\.5 is not supported/);
+  assert.throws(() => parseQwenConfig({ ...minimal(), layer_types: ['sliding_attention'] }), /field 'layer_types': layer 0 is 'sliding_attention'/);
+  assert.throws(() => parseQwenConfig({ ...minimal(), use_sliding_window: true }), /field 'use_sliding_window'/);
+});
