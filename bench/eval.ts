@@ -138,6 +138,7 @@ try {
       seconds: round(realSeconds),
       users_per_s: round((range.to - range.from) / realSeconds),
       model_share: round(t.modelMs / (t.modelMs + t.searchMs)),
+      prefill_share: round(t.prefillMs / (t.modelMs + t.searchMs)),
       search_share: round(t.searchMs / (t.modelMs + t.searchMs)),
       search_only_users_per_s: round((allUsers.to - allUsers.from) / searchSeconds),
       search_only_ms_per_user: round((searchOnly.timing.searchMs / (allUsers.to - allUsers.from))),

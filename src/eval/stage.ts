@@ -50,6 +50,8 @@ export interface ShardSummary extends Record<string, unknown> {
   users: number;
   prompts: number;
   modelSeconds: number;
+  /** The part of modelSeconds spent on the prompts' prefill. */
+  prefillSeconds: number;
   searchSeconds: number;
   promptsPerSecond: number;
   model: string;
@@ -93,6 +95,7 @@ export async function runEvaluateShard(
       users: users.to - users.from,
       prompts: timing.prompts,
       modelSeconds: round(timing.modelMs / 1000),
+      prefillSeconds: round(timing.prefillMs / 1000),
       searchSeconds: round(timing.searchMs / 1000),
       promptsPerSecond: round(seconds > 0 ? timing.prompts / seconds : 0),
       model: model.describe,
@@ -111,14 +114,18 @@ export async function runEvaluateMerge(ingestDir: string, shardDirs: readonly st
   return writeEvaluation(outDir, mergeShards(shards, sequences.length));
 }
 
-/** The figures `lcrec status` and the run table show: Recall/NDCG@5/10 per split (template mean). */
-export function metricsSummary(metrics: EvaluationMetrics): Record<string, Record<string, number>> {
-  const out: Record<string, Record<string, number>> = {};
+/**
+ * The figures `lcrec status` and the run's results table show (cli/render.ts renderMetrics):
+ * `{ [model]: { [split]: Recall/NDCG@5/10 } }`, the template mean, beside the baselines' rows.
+ */
+export function metricsSummary(metrics: EvaluationMetrics): Record<string, Record<string, Record<string, number>>> {
+  const bySplit: Record<string, Record<string, number>> = {};
   for (const [split, report] of Object.entries(metrics.splits)) {
     const m = report.mean;
-    out[split] = { 'recall@5': m['recall@5'], 'recall@10': m['recall@10'], 'ndcg@5': m['ndcg@5'], 'ndcg@10': m['ndcg@10'] };
+    bySplit[split] = { 'recall@5': m['recall@5'], 'recall@10': m['recall@10'], 'ndcg@5': m['ndcg@5'], 'ndcg@10': m['ndcg@10'] };
   }
-  return out;
+  const label = metrics.templates.length > 1 ? `lc-rec (mean of ${metrics.templates.length} templates)` : 'lc-rec';
+  return { [label]: bySplit };
 }
 
 function requireDir(dirs: Readonly<Record<string, string>>, stage: string): string {

@@ -45,11 +45,13 @@ export interface RankedItems {
 /** Wall time split between the model (session calls) and the search itself; accumulates. */
 export interface SearchTiming {
   modelMs: number;
+  /** The part of modelMs spent starting sessions (the prompts' prefill). */
+  prefillMs: number;
   searchMs: number;
 }
 
 export function newSearchTiming(): SearchTiming {
-  return { modelMs: 0, searchMs: 0 };
+  return { modelMs: 0, prefillMs: 0, searchMs: 0 };
 }
 
 export async function constrainedBeamSearch(
@@ -65,7 +67,7 @@ export async function constrainedBeamSearch(
     if (p.length === 0) throw new RangeError(`prompt ${i} is empty`);
   });
   let t = performance.now();
-  const lap = (into: keyof SearchTiming) => {
+  const lap = (into: 'modelMs' | 'searchMs') => {
     const now = performance.now();
     timing[into] += now - t;
     t = now;
@@ -73,6 +75,7 @@ export async function constrainedBeamSearch(
   const beams = new Beams(prompts.length, beamWidth, trie);
   if (beams.liveRows === 0) return beams.finished(); // a single-item catalogue: nothing to decide
   const session = await sessions.start(prompts);
+  timing.prefillMs += performance.now() - t;
   lap('modelMs');
   try {
     while (beams.liveRows > 0) {

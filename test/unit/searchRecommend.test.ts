@@ -8,7 +8,7 @@ import { ingest } from '../../src/data/ingest.js';
 import { BadInputError } from '../../src/errors.js';
 import { readEvaluationMetrics } from '../../src/eval/evaluationFiles.js';
 import { DEFAULT_EVALUATE_SETTINGS } from '../../src/eval/settings.js';
-import { runEvaluateMerge, runEvaluateShard, type ModelLoader } from '../../src/eval/stage.js';
+import { metricsSummary, runEvaluateMerge, runEvaluateShard, type ModelLoader } from '../../src/eval/stage.js';
 import { constrainedBeamSearch } from '../../src/search/beamSearch.js';
 import { DecodingTrie } from '../../src/search/decodingTrie.js';
 import { parseUsersFile } from '../../src/search/recommend.js';
@@ -94,6 +94,9 @@ test('the evaluate stage (2 shards, merged) reports every user on valid and test
   assert.equal(m.users, 9);
   assert.deepEqual(Object.keys(m.splits), ['valid', 'test']);
   assert.equal(m.beamWidth, 10);
+  const summary = metricsSummary(m);
+  assert.deepEqual(Object.keys(summary), ['lc-rec']);
+  assert.equal(summary['lc-rec']!.test!['ndcg@10'], m.splits.test!.mean['ndcg@10']);
 });
 
 test("recommend maps ASINs to items and returns the search's top K with titles and scores", async () => {
