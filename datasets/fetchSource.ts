@@ -32,7 +32,14 @@ export async function fetchDatasetSource(source: string, opts: FetchOptions): Pr
   if (isDatasetName(source)) {
     const entry = (opts.lookup ?? resolveDatasetName)(source);
     const dir = join(opts.dataDir, 'datasets', entry.id.replaceAll(':', '-'));
-    await downloadAll(entry.files, dir, opts);
+    try {
+      await downloadAll(entry.files, dir, opts);
+    } catch (err) {
+      if (!entry.verified && err instanceof Error && !(err instanceof BadInputError && err.message.includes('checksum'))) {
+        err.message += ` (registry entry ${entry.id}: its URLs were never verified from a machine with internet access; download the files by hand into ${dir} if the address moved)`;
+      }
+      throw err;
+    }
     return { path: dir, format: entry.format };
   }
   const urls = source.split(',').map((s) => s.trim());

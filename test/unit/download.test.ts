@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -197,6 +197,23 @@ describe('dataset registry', () => {
     const stats = await ingest(local.path, local.format, { kCore: 0, dedupe: true, requireMetadata: true, minSequenceLength: 3 }, path.join(dataDir, 'out'));
     assert.equal(stats.source.records, 40);
     assert.equal(stats.users, 5);
+  });
+
+  test('files already placed in the data directory are used without a request; a known digest is still checked', async () => {
+    const dataDir = await fresh('placed');
+    const entry: RegistryEntry = {
+      ...resolveDatasetName('amazon2018:gift_cards'),
+      files: [{ name: 'Gift_Cards_5.json.gz', url: `${base}/never/asked`, sha256: sha(Buffer.from('x')) }],
+    };
+    const dir = path.join(dataDir, 'datasets', 'amazon2018-gift_cards-5core');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'Gift_Cards_5.json.gz'), 'x');
+    requests.length = 0;
+    const local = await fetchDatasetSource('amazon2018:gift_cards', { dataDir, lookup: () => entry });
+    assert.equal(local.path, dir);
+    assert.deepEqual(requests, []);
+    await writeFile(path.join(dir, 'Gift_Cards_5.json.gz'), 'y');
+    await assert.rejects(fetchDatasetSource('amazon2018:gift_cards', { dataDir, lookup: () => entry }), (err: unknown) => err instanceof BadInputError && err.message.includes('delete it to download again'));
   });
 
   test('comma-separated URLs are downloaded side by side; the format is detected', async () => {
