@@ -69,6 +69,11 @@ export const FinetuneSettingsSchema = z.strictObject({
    * batch pads to similar lengths; the batches are then shuffled. 1 = no bucketing.
    */
   bucketWindow: z.int().min(1).max(10_000).default(50),
+  /**
+   * Sample units trained per epoch: null = all; a number = a fresh seeded subset each epoch (fits
+   * a large dataset into a time budget while every epoch still sees new units and templates).
+   */
+  unitsPerEpoch: z.int().min(1).nullable().default(null),
   /** Optimiser steps between checkpoints (and one after the last step). */
   checkpointEvery: z.int().min(1).default(200),
   /** Checkpoints kept in a local checkpoint directory (older ones are removed). */

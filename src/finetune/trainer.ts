@@ -104,7 +104,8 @@ export async function finetune(model: CausalLM, data: FinetuneData, settingsInpu
     const elements = params.map((p) => sliceElements(p));
     const optimizer = new SlicedAdamW(params, { beta1: settings.adamBeta1, beta2: settings.adamBeta2, epsilon: settings.adamEpsilon, weightDecay: settings.weightDecay });
 
-    const microPerEpoch = Math.ceil(data.units / settings.batchSize);
+    const unitsPerEpoch = Math.min(data.units, settings.unitsPerEpoch ?? data.units);
+    const microPerEpoch = Math.ceil(unitsPerEpoch / settings.batchSize);
     const stepsPerEpoch = Math.ceil(microPerEpoch / settings.gradAccumulation);
     const totalSteps = settings.epochs * stepsPerEpoch;
     const warmupSteps = warmupStepsFor(settings.warmupRatio, totalSteps);
@@ -148,15 +149,17 @@ export async function finetune(model: CausalLM, data: FinetuneData, settingsInpu
     while (meta.epoch < settings.epochs) {
       const epoch = meta.epoch;
       const rng = Rng.fromState(meta.rng);
+      // This epoch's units: all of them, or a fresh seeded subset of unitsPerEpoch.
+      const chosen = epochUnits(data.units, unitsPerEpoch, rng);
       const prepared: PreparedSequence[] = [];
       let truncatedPrompts = 0;
-      for (let u = 0; u < data.units; u++) {
+      for (const u of chosen) {
         const seq = prepareSequence(data.render(u, epoch), data.eosId, settings.maxLength, `sample unit ${u} (epoch ${epoch + 1})`);
         if (seq.truncated > 0) truncatedPrompts++;
         prepared.push(seq);
       }
       const lengths = Int32Array.from(prepared, (s) => s.ids.length);
-      const plan = planEpoch(lengths, settings.batchSize, settings.bucketWindow, rng);
+      const plan = planEpoch(lengths, settings.batchSize, settings.bucketWindow, rng); // indices into `prepared`
       const nextEpochRng = rng.state();
 
       while (meta.position < plan.length) {
@@ -242,6 +245,11 @@ export async function finetune(model: CausalLM, data: FinetuneData, settingsInpu
     lora?.dispose();
     throw error;
   }
+}
+
+/** Every unit in order, or `k` of them drawn without replacement (the rest wait for another epoch). */
+function epochUnits(n: number, k: number, rng: Rng): Int32Array {
+  return k >= n ? Int32Array.from({ length: n }, (_, i) => i) : rng.sample(n, k);
 }
 
 function validateData(model: CausalLM, data: FinetuneData): void {

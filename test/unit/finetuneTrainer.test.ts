@@ -137,3 +137,21 @@ test('a checkpoint of other settings refuses to resume', async () => {
   await assert.rejects(finetune(model, data(16, 4), settings({ epochs: 2 }), { seed: 1, checkpoints: new LocalCheckpointDir(root) }), /another configuration/);
   model.dispose();
 });
+
+test('unitsPerEpoch trains a fresh seeded subset of the units each epoch', async () => {
+  const model = new FakeCausalLM(VOCAB, 16, 5);
+  const base = data(64, 3);
+  const seen: Array<Set<number>> = [];
+  const spy: FinetuneData = {
+    ...base,
+    render: (u, epoch) => {
+      (seen[epoch] ??= new Set()).add(u);
+      return base.render(u, epoch);
+    },
+  };
+  const result = await finetune(model, spy, settings({ unitsPerEpoch: 16, epochs: 2 }), { seed: 1 });
+  assert.equal(result.log.stepsPerEpoch, 1); // 16 units / 8 per micro-batch / 2 micro-batches per step
+  assert.deepEqual(seen.map((s) => s.size), [16, 16]);
+  assert.ok([...seen[1]!].some((u) => !seen[0]!.has(u)), 'the second epoch draws other units');
+  model.dispose();
+});
