@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { BadInputError } from '../errors.js';
+import { BASE_MODEL_PRESETS, BaseModelSettingsSchema } from './baseModel.js';
 
 /** genrec's LoRA targets: every projection of attention and MLP (spec F). */
 export const ALL_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
@@ -47,6 +48,8 @@ export const ValidationSettingsSchema = z.strictObject({
 export type ValidationSettings = z.infer<typeof ValidationSettingsSchema>;
 
 export const FinetuneSettingsSchema = z.strictObject({
+  /** The model fine-tuned: a from-scratch Qwen (pruned vocabulary) or a local HF directory. */
+  base: BaseModelSettingsSchema.default(BASE_MODEL_PRESETS.tiny),
   learningRate: z.number().gt(0).max(1).default(2e-5),
   epochs: z.int().min(1).max(1000).default(4),
   /** Sequences per micro-batch (one forward/backward). */
@@ -100,6 +103,7 @@ export function parseFinetuneSettings(input: unknown, field = 'finetune'): Finet
  */
 export const FINETUNE_PRESETS = {
   tiny: FinetuneSettingsSchema.parse({
+    base: BASE_MODEL_PRESETS.tiny,
     learningRate: 2e-3,
     epochs: 6,
     batchSize: 16,
@@ -111,6 +115,7 @@ export const FINETUNE_PRESETS = {
     validation: { lossSamples: 200, recallUsers: 200, batchSize: 32 },
   }),
   'cpu-beauty': FinetuneSettingsSchema.parse({
+    base: BASE_MODEL_PRESETS['cpu-beauty'],
     learningRate: 1e-3,
     epochs: 4,
     batchSize: 16,
@@ -122,6 +127,7 @@ export const FINETUNE_PRESETS = {
     validation: { lossSamples: 1000, recallUsers: 500, batchSize: 32 },
   }),
   paper: FinetuneSettingsSchema.parse({
+    base: { kind: 'pretrained', path: 'Qwen/Qwen2.5-1.5B' }, // genrec's base; set it to a local copy
     learningRate: 2e-5,
     epochs: 4,
     batchSize: 32,
