@@ -170,3 +170,31 @@ export async function plainBeamSearch(
   session.dispose();
   return { paths: beams.map((b) => b.path), scores: beams.map((b) => b.score) };
 }
+
+/** ASIN of fixture item i. */
+export const fixtureAsin = (i: number) => `B00TEST${String(i).padStart(3, '0')}`;
+
+/**
+ * A small ingested dataset and its semantic IDs, written by the real stages' library calls:
+ * `users` users over `items` items (LC-Rec format with ASINs, titles, brand, categories), IDs of
+ * 3 levels x 3 codes. Returns the two output directories.
+ */
+export async function writeFixtureDataset(root: string, users = 9, items = 12): Promise<{ ingest: string; semid: string }> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { ingest } = await import('../../src/data/ingest.js');
+  const { assignSemanticIds } = await import('../../src/semid/assign.js');
+  const { writeSemanticIds } = await import('../../src/semid/writeSemanticIds.js');
+  const data = join(root, 'dataset');
+  const out = { ingest: join(root, 'ingest'), semid: join(root, 'semid') };
+  await mkdir(data, { recursive: true });
+  await mkdir(out.semid, { recursive: true });
+  const inter = Object.fromEntries(Array.from({ length: users }, (_, u) => [String(u), Array.from({ length: 4 + (u % 3) }, (_, i) => fmix32(u * 13 + i) % items)]));
+  const meta = Object.fromEntries(Array.from({ length: items }, (_, i) => [String(i), { asin: fixtureAsin(i), title: `Lipstick number ${i}`, brand: 'Brand', categories: 'Beauty,Makeup' }]));
+  await writeFile(join(data, 'X.inter.json'), JSON.stringify(inter));
+  await writeFile(join(data, 'X.item.json'), JSON.stringify(meta));
+  await ingest(data, 'lcrec', { kCore: null, dedupe: true, requireMetadata: true, minSequenceLength: 3 }, out.ingest);
+  const assignment = assignSemanticIds({ codes: randomCodes(items, 3, 3, 7), codebookSizes: [3, 3, 3], costs: (ids) => new Float32Array(ids.length * 3) });
+  await writeSemanticIds(out.semid, assignment);
+  return out;
+}

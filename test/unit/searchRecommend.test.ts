@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { recommendCommand, type RecommendFlags } from '../../cli/recommendCommand.js';
-import { ingest } from '../../src/data/ingest.js';
 import { BadInputError } from '../../src/errors.js';
 import { readEvaluationMetrics } from '../../src/eval/evaluationFiles.js';
 import { DEFAULT_EVALUATE_SETTINGS } from '../../src/eval/settings.js';
@@ -12,15 +11,12 @@ import { metricsSummary, runEvaluateMerge, runEvaluateShard, type ModelLoader } 
 import { constrainedBeamSearch } from '../../src/search/beamSearch.js';
 import { DecodingTrie } from '../../src/search/decodingTrie.js';
 import { parseUsersFile } from '../../src/search/recommend.js';
-import { assignSemanticIds } from '../../src/semid/assign.js';
-import { readSemanticIds, writeSemanticIds } from '../../src/semid/writeSemanticIds.js';
+import { readSemanticIds } from '../../src/semid/writeSemanticIds.js';
 import { LocalArtifactStore } from '../../src/store/localStore.js';
 import { readParquet } from '../../src/tables/parquet.js';
-import { fmix32 } from '../../src/tensor/rng.js';
-import { HashModel, randomCodes, TEST_TOKENS } from './searchFakes.js';
+import { fixtureAsin, HashModel, TEST_TOKENS, writeFixtureDataset } from './searchFakes.js';
 
-const ITEMS = 12;
-const asin = (i: number) => `B00TEST${String(i).padStart(3, '0')}`;
+const asin = fixtureAsin;
 let root: string;
 let store: LocalArtifactStore;
 let loads = 0;
@@ -47,18 +43,10 @@ async function publish(stage: string, key: string, write: (dir: string) => Promi
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'lcrec-recommend-'));
   store = new LocalArtifactStore(join(root, 'artifacts'));
-  // A small LC-Rec-format dataset: 9 users over 12 items with ASINs and titles.
-  const data = join(root, 'data');
-  await mkdir(data);
-  const inter = Object.fromEntries(Array.from({ length: 9 }, (_, u) => [String(u), Array.from({ length: 4 + (u % 3) }, (_, i) => fmix32(u * 13 + i) % ITEMS)]));
-  const items = Object.fromEntries(Array.from({ length: ITEMS }, (_, i) => [String(i), { asin: asin(i), title: `Lipstick number ${i}`, brand: 'B', categories: 'Beauty' }]));
-  await writeFile(join(data, 'X.inter.json'), JSON.stringify(inter));
-  await writeFile(join(data, 'X.item.json'), JSON.stringify(items));
-  await publish('ingest', 'ingest-k', (dir) => ingest(data, 'lcrec', { kCore: null, dedupe: true, requireMetadata: true, minSequenceLength: 3 }, dir));
-  await publish('semid', 'semid-k', async (dir) => {
-    const assignment = assignSemanticIds({ codes: randomCodes(ITEMS, 3, 3, 7), codebookSizes: [3, 3, 3], costs: (ids) => new Float32Array(ids.length * 3) });
-    await writeSemanticIds(dir, assignment);
-  });
+  // The fixture dataset and IDs, published as the stages' artifacts.
+  const fixture = await writeFixtureDataset(join(root, 'fixture'));
+  await publish('ingest', 'ingest-k', (dir) => cp(fixture.ingest, dir, { recursive: true }));
+  await publish('semid', 'semid-k', (dir) => cp(fixture.semid, dir, { recursive: true }));
   const dirs = { ingest: join(root, 'artifacts/ingest/ingest-k/attempts/a1'), semid: join(root, 'artifacts/semid/semid-k/attempts/a1') };
   // The evaluate stage through its library calls: 2 shards, then the merge.
   const settings = { ...DEFAULT_EVALUATE_SETTINGS, shards: 2, batchPrompts: 4 };
