@@ -2,7 +2,9 @@
  * Forward throughput of the Qwen model (src/llm) on this machine: one JSON line per model size
  * with `tokens_per_s` of `hidden` + the full-vocabulary head over a batch, and `train_step_ms`
  * of one training-sized step (forward, cross-entropy over the full head, backward w.r.t. every
- * weight), each the fastest of a few runs (other processes share the cores). Sizes:
+ * weight), and decoding figures of a KV-cache session as beam search uses it (`prefill_ms` of
+ * `batch` prompts of `seq` tokens, `decode_step_ms` of one advance + nextLogits over `beam` rows
+ * per prompt), each the fastest of a few runs (other processes share the cores). Sizes:
  *   tiny        hidden 64, 2 layers, 4 heads / 2 kv heads, intermediate 128, vocab 1,000
  *   cpu-beauty  hidden 256, 4 layers, 4 heads / 2 kv heads, intermediate 768, vocab 8,000
  *               (the from-scratch size with a vocabulary pruned to the dataset's tokens)
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     seq: { type: 'string', default: '128' },
     repeats: { type: 'string', default: '3' },
     'no-train': { type: 'boolean', default: false },
+    beam: { type: 'string', default: '20' },
     hidden: { type: 'string' },
     layers: { type: 'string' },
     heads: { type: 'string' },
@@ -55,6 +58,7 @@ if (values.hidden) {
 const batch = Number(values.batch);
 const seq = Number(values.seq);
 const repeats = Number(values.repeats);
+const beam = Number(values.beam);
 const names = values.hidden ? ['custom'] : values.models.split(',');
 
 const info = await initTensorEngine({ log: () => {} });
@@ -125,6 +129,33 @@ for (const name of names) {
     figures['train_step_ms'] = Math.round(stepMs);
     figures['train_tokens_per_s'] = Math.round((batch * seq) / (stepMs / 1000));
   }
+  // Decoding: prefill the prompts, then steps that widen every prompt to `beam` rows.
+  const prompts = Array.from({ length: batch }, (_, b) => ids.subarray(b * seq, (b + 1) * seq));
+  const parents = Int32Array.from({ length: batch * beam }, (_, j) => Math.floor(j / beam));
+  const tokens = Int32Array.from({ length: batch * beam }, () => rng.int(size.vocab));
+  const allowed = Array.from({ length: batch * beam }, () => Int32Array.from({ length: 256 }, (_, i) => i));
+  let prefillMs = Infinity;
+  let stepMs = Infinity;
+  for (let r = 0; r < Math.max(2, repeats); r++) {
+    const t0 = performance.now();
+    const session = await model.sessions.start(prompts);
+    await session.nextLogits(prompts.map(() => allowed[0]!));
+    const t1 = performance.now();
+    await session.advance(parents, tokens);
+    await session.nextLogits(allowed);
+    const t2 = performance.now();
+    await session.advance(Int32Array.from(parents, (_, j) => j), tokens); // steady state: rows continue
+    await session.nextLogits(allowed);
+    const t3 = performance.now();
+    session.dispose();
+    if (r > 0) {
+      prefillMs = Math.min(prefillMs, t1 - t0);
+      stepMs = Math.min(stepMs, t3 - t2, t2 - t1);
+    }
+  }
+  figures['beam'] = beam;
+  figures['prefill_ms'] = Math.round(prefillMs);
+  figures['decode_step_ms'] = Math.round(stepMs);
   console.log(JSON.stringify(figures));
   model.dispose();
 }

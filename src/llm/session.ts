@@ -10,7 +10,7 @@
  */
 import { tf } from '../tensor/backend.js';
 import type { DecodeSession } from '../search/decodeSession.js';
-import { causalAttention, causalMask, decodeAttention, MASKED, toCache } from './attention.js';
+import { causalAttention, causalMask, decodeAttention, growCache, MASKED, toCache } from './attention.js';
 import type { LayerCache } from './attention.js';
 import { torchLinear } from './linear.js';
 import type { QwenModel } from './model.js';
@@ -104,13 +104,10 @@ class QwenDecodeSession implements DecodeSession {
     const next: LayerCache[] = [];
     const last = tf.tidy(() => {
       const maskT = tf.tensor3d(mask, [rows * kvHeads, 1, slots]);
-      const index = tf.tensor1d(kvRows, 'int32');
       return this.model.run(tokens, positions, (layer, q, k, v) => {
-        const old = this.caches[layer] as LayerCache;
-        const picked = { kT: tf.gather(old.kT, index) as tf.Tensor3D, v: tf.gather(old.v, index) as tf.Tensor3D };
-        const step = decodeAttention(q, k, v, picked, maskT, heads, kvHeads, headDim);
-        next.push(keepCache(step.cache));
-        return step.out;
+        const grown = keepCache(growCache(this.caches[layer] as LayerCache, kvRows, k, v, kvHeads, headDim));
+        next.push(grown);
+        return decodeAttention(q, grown, maskT, heads, kvHeads, headDim);
       });
     });
     disposeCaches(this.caches);

@@ -26,9 +26,10 @@ function assertClose(actual: Float32Array, expected: Float32Array, what: string)
   actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= 1e-4, `${what}[${i}]: cached ${v} vs full ${expected[i]}`));
 }
 
-for (const name of ['qwen3-tiny', 'qwen2-tiny']) {
-  test(`${name}: KV-cache decoding equals the full forward for prompts of different lengths after reordering and duplicating rows`, async () => {
-    const model = await loadQwen(join(FIXTURES, name));
+for (const [name, backend] of [['qwen3-tiny', 'wasm'], ['qwen2-tiny', 'wasm'], ['qwen2-tiny', 'cpu']] as const) {
+  test(`${name} on ${backend}: KV-cache decoding equals the full forward for prompts of different lengths after reordering and duplicating rows`, async () => {
+    await tf.setBackend(backend);
+    const model = await loadQwen(join(FIXTURES, name), { backend: { name: backend, package: '', simd: null, threads: 1, gpu: false } });
     const prompts = [[5, 17, 250, 3, 99], [42], [7, 7, 8, 120, 33, 201, 64, 2, 11]];
     const session = await model.sessions.start(prompts.map((p) => Int32Array.from(p)));
     assert.equal(session.rows, 3);
@@ -55,6 +56,7 @@ for (const name of ['qwen3-tiny', 'qwen2-tiny']) {
     session.dispose();
     await assert.rejects(session.nextLogits([]), /disposed/);
     model.dispose();
+    await tf.setBackend('wasm');
   });
 }
 
