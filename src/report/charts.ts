@@ -10,6 +10,9 @@ import type { RqvaeEvaluationRow } from './stageFiles.js';
 
 type Row = Record<string, string | number>;
 
+/** Integer ticks for counts (epochs, steps). */
+const COUNT_AXIS = { format: 'd', tickMinStep: 1 };
+
 const WIDTH = 520;
 const PANEL_HEIGHT = 150;
 const CONFIG = {
@@ -30,7 +33,7 @@ function curvePanel(title: string, rows: Row[], x: { field: string; title: strin
     {
       mark: { type: 'line', point: rows.length <= 60 },
       encoding: {
-        x: { field: x.field, type: 'quantitative', title: x.title },
+        x: { field: x.field, type: 'quantitative', title: x.title, axis: COUNT_AXIS },
         y: { field: y.field, type: 'quantitative', title: y.title, scale: { zero: false }, ...(y.format ? { axis: { format: y.format } } : {}) },
       },
     },
@@ -55,7 +58,8 @@ export function sequenceLengthChart(counts: { length: number; users: number }[])
     mark: { type: 'bar', color: '#4c78a8' },
     encoding: {
       x: { field: 'length', type: 'quantitative', bin: { maxbins: 40, minstep: 1 }, title: 'items in the sequence', axis: { format: 'd' } },
-      y: { field: 'users', type: 'quantitative', aggregate: 'sum', title: 'users' },
+      // symlog: the long tail of long sequences stays visible beside the bulk of short ones.
+      y: { field: 'users', type: 'quantitative', aggregate: 'sum', title: 'users (symlog scale)', scale: { type: 'symlog' }, axis: { tickCount: 5 } },
     },
   });
 }
@@ -81,7 +85,7 @@ export function levelUsageChart(evaluations: RqvaeEvaluationRow[]): TopLevelSpec
     height: PANEL_HEIGHT,
     mark: { type: 'line', point: evaluations.length <= 60 },
     encoding: {
-      x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
+      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: COUNT_AXIS },
       y: { field, type: 'quantitative', title: yTitle, ...(format ? { axis: { format } } : {}) },
       color: { field: 'level', type: 'nominal', title: 'level' },
     },
@@ -106,7 +110,8 @@ export function codeUsageChart(countsByLevel: number[][]): TopLevelSpec {
     mark: { type: 'line', interpolate: 'step-after' },
     encoding: {
       x: { field: 'rank', type: 'quantitative', title: 'code rank at its level' },
-      y: { field: 'items', type: 'quantitative', title: 'items with this code' },
+      // symlog: a disambiguation level (nearly every item on code 0) would flatten the others on a linear scale.
+      y: { field: 'items', type: 'quantitative', title: 'items with this code (symlog scale)', scale: { type: 'symlog' }, axis: { tickCount: 5 } },
       color: { field: 'level', type: 'nominal', title: 'level' },
     },
   });
@@ -144,7 +149,7 @@ export function llmLossChart(log: TrainingLog): TopLevelSpec {
           data: { values: lossRows },
           mark: { type: 'line', point: log.steps.length <= 60 ? { size: 25 } : false },
           encoding: {
-            x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
+            x: { field: 'step', type: 'quantitative', title: 'optimiser step', axis: COUNT_AXIS },
             y: { field: 'loss', type: 'quantitative', title: 'cross-entropy (nats/token)', scale: { zero: false } },
             color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['train', 'validation'], range: ['#4c78a8', '#f58518'] } },
           },
@@ -162,7 +167,7 @@ export function llmLossChart(log: TrainingLog): TopLevelSpec {
         {
           data: { values: recallRows },
           mark: { type: 'line', point: true, color: '#f58518' },
-          encoding: { x: { field: 'step', type: 'quantitative', title: 'optimiser step' }, y: { field: 'recall', type: 'quantitative', title: 'Recall@10' } },
+          encoding: { x: { field: 'step', type: 'quantitative', title: 'optimiser step', axis: COUNT_AXIS }, y: { field: 'recall', type: 'quantitative', title: 'Recall@10' } },
         },
         ...rule('step'),
       ],
@@ -175,7 +180,7 @@ export function llmLossChart(log: TrainingLog): TopLevelSpec {
     data: { values: log.steps.map((s) => ({ step: s.step, lr: s.lr })) },
     mark: { type: 'line', color: '#54a24b' },
     encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
+      x: { field: 'step', type: 'quantitative', title: 'optimiser step', axis: COUNT_AXIS },
       y: { field: 'lr', type: 'quantitative', title: 'learning rate', axis: { format: '.1e' } },
     },
   });
