@@ -12,7 +12,7 @@ import { randomQwen, scratchConfig } from '../../src/llm/random.js';
 import type { LinearFn } from '../../src/llm/contract.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/llm/', import.meta.url));
-const MODELS = ['qwen3-tiny', 'qwen2-tiny'] as const;
+const MODELS = ['qwen3-tiny', 'qwen2-tiny', 'qwen3-mqa-bias'] as const;
 
 before(async () => {
   const info = await selectBackend({ prefer: 'wasm', log: () => {} });

@@ -26,15 +26,16 @@ function assertClose(actual: Float32Array, expected: Float32Array, what: string)
   actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= 1e-4, `${what}[${i}]: cached ${v} vs full ${expected[i]}`));
 }
 
-for (const [name, backend] of [['qwen3-tiny', 'wasm'], ['qwen2-tiny', 'wasm'], ['qwen2-tiny', 'cpu']] as const) {
+for (const [name, backend] of [['qwen3-tiny', 'wasm'], ['qwen2-tiny', 'wasm'], ['qwen3-mqa-bias', 'wasm'], ['qwen2-tiny', 'cpu']] as const) {
   test(`${name} on ${backend}: KV-cache decoding equals the full forward for prompts of different lengths after reordering and duplicating rows`, async () => {
     await tf.setBackend(backend);
     const model = await loadQwen(join(FIXTURES, name), { backend: { name: backend, package: '', simd: null, threads: 1, gpu: false } });
-    const prompts = [[5, 17, 250, 3, 99], [42], [7, 7, 8, 120, 33, 201, 64, 2, 11]];
+    const V = model.vocabSize;
+    const prompts = [[5, 17, 250, 3, 99], [42], [7, 7, 8, 120, 33, 201, 64, 2, 11]].map((p) => p.map((id) => id % V));
     const session = await model.sessions.start(prompts.map((p) => Int32Array.from(p)));
     assert.equal(session.rows, 3);
     let rows = prompts.map((p) => [...p]);
-    const candidates = (r: number) => Int32Array.of((r * 31 + 4) % 300, 299, 0, (r * 7 + 150) % 300);
+    const candidates = (r: number) => Int32Array.of((r * 31 + 4) % V, V - 1, 0, (r * 7 + 150) % V);
     // Each step: rows continue parents (reordered, duplicated, one dropped), appending a token.
     const steps: Array<[number[], number[]]> = [
       [[2, 0, 0, 1], [10, 11, 12, 13]],
@@ -48,8 +49,8 @@ for (const [name, backend] of [['qwen3-tiny', 'wasm'], ['qwen2-tiny', 'wasm'], [
     };
     await check('after the prompts');
     for (const [s, [parents, tokens]] of steps.entries()) {
-      await session.advance(Int32Array.from(parents), Int32Array.from(tokens));
-      rows = parents.map((p, j) => [...rows[p]!, tokens[j]!]);
+      await session.advance(Int32Array.from(parents), Int32Array.from(tokens, (t) => t % V));
+      rows = parents.map((p, j) => [...rows[p]!, tokens[j]! % V]);
       assert.equal(session.rows, rows.length);
       await check(`after step ${s + 1}`);
     }

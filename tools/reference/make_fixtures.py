@@ -36,7 +36,8 @@ from transformers import AutoModelForCausalLM, Qwen2Config, Qwen3Config
 
 SEED = 20251129
 
-# hidden 64, 2 layers, 4 heads over 2 kv heads (2 query heads per kv head), small vocabularies.
+# hidden 64, 2 layers, 4 heads over 2 kv heads (2 query heads per kv head), small vocabularies; and a
+# smaller multi-query Qwen3 with every attention bias.
 MODELS = {
     "qwen3-tiny": lambda: Qwen3Config(
         vocab_size=300,
@@ -65,6 +66,23 @@ MODELS = {
         rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0},
         tie_word_embeddings=False,
         max_position_embeddings=256,
+        bos_token_id=1,
+        eos_token_id=2,
+    ),
+    # Multi-query attention (1 kv head for 4 query heads), Qwen3 with attention_bias (q/k/v/o biases), untied.
+    "qwen3-mqa-bias": lambda: Qwen3Config(
+        vocab_size=128,
+        hidden_size=32,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=8,
+        rms_norm_eps=1e-5,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+        tie_word_embeddings=False,
+        attention_bias=True,
+        max_position_embeddings=128,
         bos_token_id=1,
         eos_token_id=2,
     ),
