@@ -2,6 +2,7 @@ import type { ActivityDeps } from './deps.js';
 import { baselineActivities } from './baselines.js';
 import { embedActivities } from './embed.js';
 import { ingestActivities } from './ingest.js';
+import { promptActivities } from './prompts.js';
 import { runManifestActivities } from './runManifest.js';
 import { semanticIdActivities } from './semanticIds.js';
 
@@ -11,7 +12,7 @@ export type { ActivityDeps } from './deps.js';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...runManifestActivities(deps), ...ingestActivities(deps), ...baselineActivities(deps), ...embedActivities(deps),
-    ...semanticIdActivities(deps),
+    ...semanticIdActivities(deps), ...promptActivities(deps),
   };
 }
 

@@ -6,12 +6,11 @@ import { PROMPTS_CODE_VERSION, runPromptsStage } from '../src/prompts/stage.js';
 import type { ActivityDeps } from './deps.js';
 import { asTemporalFailure, inputDir, planStage, runStage } from './stageRunner.js';
 
-// Until src/pipeline/contracts.ts lists 'prompts' among the stage names.
-const PROMPTS_STAGE = 'prompts' as string as StageName;
+const PROMPTS_STAGE: StageName = 'prompts';
 
-/** The `prompts` slice of the pipeline config (PromptsSettingsSchema), validated. */
+/** The `prompts` slice of the pipeline config (PromptsSettingsSchema), validated again at the boundary. */
 function promptsSettings(config: PipelineConfig): PromptsSettings {
-  const parsed = PromptsSettingsSchema.safeParse((config as unknown as { prompts?: unknown }).prompts);
+  const parsed = PromptsSettingsSchema.safeParse(config.prompts);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   throw new BadInputError(issue.message, { field: ['prompts', ...issue.path].join('.') });

@@ -42,6 +42,7 @@ const STAGES: StageStep[] = [
   { stage: 'embed', needs: ['ingest'], plan: (input, done) => planning.planEmbed(input.config, done.get('ingest')!), run: (plan) => gpu.embed(plan) },
   { stage: 'rqvae', needs: ['embed'], plan: (input, done) => planning.planRqvae(input.config, done.get('embed')!), run: (plan) => gpu.rqvae(plan) },
   { stage: 'semid', needs: ['embed', 'rqvae'], plan: (input, done) => planning.planSemid(input.config, done.get('embed')!, done.get('rqvae')!), run: (plan) => cpu.semid(plan) },
+  { stage: 'prompts', needs: ['ingest', 'semid'], plan: (input, done) => planning.planPrompts(input.config, done.get('ingest')!, done.get('semid')!), run: (plan) => cpu.prompts(plan) },
 ];
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus> {

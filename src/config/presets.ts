@@ -1,5 +1,6 @@
 import { DEFAULT_EMBED_SETTINGS } from '../embed/embedItems.js';
 import { GENREC_RQVAE } from '../rqvae/settings.js';
+import { PROMPTS_PRESETS } from '../prompts/settings.js';
 import { DEFAULT_REPAIR_SETTINGS } from '../semid/assign.js';
 import type { PipelineConfig } from './schema.js';
 
@@ -35,6 +36,7 @@ const base: PipelineConfig = {
     evalEvery: 20,
   },
   semid: { ...DEFAULT_REPAIR_SETTINGS },
+  prompts: structuredClone(PROMPTS_PRESETS.tiny),
 };
 
 /**
@@ -52,6 +54,7 @@ export const PRESETS = {
     ingest: { kCore: 5, dedupe: true, requireMetadata: true, minSequenceLength: 5 },
     baselines: { ...base.baselines, sasrec: { ...base.baselines.sasrec, maxEpochs: 40, patience: 4 } },
     rqvae: { ...GENREC_RQVAE, hiddenWidths: [...GENREC_RQVAE.hiddenWidths] },
+    prompts: structuredClone(PROMPTS_PRESETS.paper),
   },
   'cpu-beauty': {
     ...base,
@@ -70,6 +73,7 @@ export const PRESETS = {
       warmupEpochs: 20,
       evalEvery: 20,
     },
+    prompts: structuredClone(PROMPTS_PRESETS['cpu-beauty']),
   },
 } satisfies Record<string, PipelineConfig>;
 

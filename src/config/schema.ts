@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BASELINE_MODELS } from '../baselines/models.js';
 import { ENCODERS } from '../embed/embedItems.js';
+import { PromptsSettingsSchema } from '../prompts/settings.js';
 import { REPAIR_STRATEGIES } from '../semid/assign.js';
 
 /** Dataset formats that ingestion reads. Later issues add more readers here. */
@@ -134,6 +135,8 @@ export const PipelineConfigSchema = z.strictObject({
   embed: EmbedSchema,
   rqvae: RqvaeSchema,
   semid: SemidSchema,
+  /** Multi-task prompts (src/prompts/settings.ts). */
+  prompts: PromptsSettingsSchema,
 });
 
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;

@@ -56,7 +56,7 @@ describe('pipeline workflow on a real Temporal dev server', () => {
     const firstActivities = await activityTypesScheduled(first.handle);
     // The baselines run beside the embed -> rqvae -> semid chain, so only the set is fixed.
     assert.deepEqual(firstActivities.slice(0, 3), ['recordRun', 'planIngest', 'ingest']);
-    assert.deepEqual([...firstActivities].sort(), ['baselines', 'embed', 'ingest', 'planBaselines', 'planEmbed', 'planIngest', 'planRqvae', 'planSemid', 'recordRun', 'recordRun', 'rqvae', 'semid']);
+    assert.deepEqual([...firstActivities].sort(), ['baselines', 'embed', 'ingest', 'planBaselines', 'planEmbed', 'planIngest', 'planPrompts', 'planRqvae', 'planSemid', 'prompts', 'recordRun', 'recordRun', 'rqvae', 'semid']);
     assert.equal(firstActivities.at(-1), 'recordRun');
 
     const second = await run(config);
@@ -65,7 +65,7 @@ describe('pipeline workflow on a real Temporal dev server', () => {
     const again = second.status.stages.find((s) => s.stage === 'ingest')!;
     assert.equal(again.state, 'cached');
     assert.equal(again.key, ingest.key);
-    assert.deepEqual((await activityTypesScheduled(second.handle)).sort(), ['planBaselines', 'planEmbed', 'planIngest', 'planRqvae', 'planSemid', 'recordRun', 'recordRun'], 'no stage activity ran again');
+    assert.deepEqual((await activityTypesScheduled(second.handle)).sort(), ['planBaselines', 'planEmbed', 'planIngest', 'planPrompts', 'planRqvae', 'planSemid', 'recordRun', 'recordRun'], 'no stage activity ran again');
     assert.equal(second.status.stages.find((s) => s.stage === 'baselines')!.state, 'cached');
 
     // One attempt directory: nothing was written twice.
