@@ -22,7 +22,7 @@ import { embedItems, EMBED_CODE_VERSION } from '../../src/embed/embedItems.js';
 import { EMBEDDINGS_FILE } from '../../src/embed/writeEmbeddings.js';
 import { BadInputError } from '../../src/errors.js';
 import { collectReportData } from '../../src/report/collect.js';
-import { formatMetric, TABLE_METRICS } from '../../src/report/html.js';
+import { TABLE_METRICS } from '../../src/report/html.js';
 import { RQVAE_CODE_VERSION, runRqvaeStage } from '../../src/rqvae/stage.js';
 import { SEMID_VERSION } from '../../src/semid/assign.js';
 import { runSemidStage } from '../../src/semid/stage.js';
@@ -157,12 +157,13 @@ test('the report of a sample run renders in headless Chromium with the run\'s ow
   const value = page.value as { cells: [string, string, string, string][]; sections: string[]; charts: number; stages: string[]; users: string };
   // Every baseline metric of the run, as metrics.json holds it, is in the table.
   const data = await collectReportData(store, WORKFLOW_ID);
-  const metrics = JSON.parse(await readFile(join(work, 'artifacts', 'baselines', data.stages[1]!.key!, 'attempts', data.stages[1]!.attempt!, 'metrics.json'), 'utf8')) as {
+  const baselines = data.stages.find((s) => s.stage === 'baselines')!;
+  const metrics = JSON.parse(await readFile(join(work, 'artifacts', 'baselines', baselines.key!, 'attempts', baselines.attempt!, 'metrics.json'), 'utf8')) as {
     splits: Record<string, Record<string, Record<string, number>>>;
   };
   const expected: [string, string, string, string][] = [];
   for (const model of config.baselines.models) {
-    for (const split of ['valid', 'test']) for (const metric of TABLE_METRICS) expected.push([model, split, metric, formatMetric(metrics.splits[split]![model]![metric]!)]);
+    for (const split of ['valid', 'test']) for (const metric of TABLE_METRICS) expected.push([model, split, metric, metrics.splits[split]![model]![metric]!.toFixed(4)]);
   }
   assert.deepEqual(
     value.cells.map((c) => c.join(' ')).sort(),
