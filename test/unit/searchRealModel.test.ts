@@ -1,0 +1,109 @@
+/**
+ * The evaluation with the real pieces: the prompts stage's files, the Qwen3 tokenizer with the
+ * semantic-ID tokens added, a small randomly initialised Qwen model saved in Hugging Face layout
+ * and loaded back by finetunedModelLoader, its KV-cache decode sessions, and the search.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { readEvaluationMetrics } from '../../src/eval/evaluationFiles.js';
+import { finetunedModelLoader } from '../../src/eval/modelLoader.js';
+import { validRecallAt10, sampleUsers } from '../../src/eval/recallHook.js';
+import { DEFAULT_EVALUATE_SETTINGS } from '../../src/eval/settings.js';
+import { runEvaluateMerge, runEvaluateShard } from '../../src/eval/stage.js';
+import { saveQwen } from '../../src/llm/checkpoint.js';
+import { randomQwen, scratchConfig } from '../../src/llm/random.js';
+import { HfTokenizer } from '../../src/llm/tokenizer.js';
+import { qwen3TokenizerDir, readTokenizerDir, tokenizerSize, writeTokenizerFiles } from '../../src/llm/tokenizerFiles.js';
+import { addCodeTokens } from '../../src/llm/vocabCodes.js';
+import { readSequenceData } from '../../src/data/datasetReader.js';
+import { PROMPTS_PRESETS } from '../../src/prompts/settings.js';
+import { runPromptsStage } from '../../src/prompts/stage.js';
+import { DecodingTrie } from '../../src/search/decodingTrie.js';
+import { readSemanticIds } from '../../src/semid/writeSemanticIds.js';
+import { initTensorEngine } from '../../src/tensor/init.js';
+import { writeFixtureDataset } from './searchFakes.js';
+
+let root: string;
+let dirs: Record<string, string>;
+
+before(async () => {
+  await initTensorEngine({ log: () => undefined });
+  root = await mkdtemp(join(tmpdir(), 'lcrec-realmodel-'));
+  const fixture = await writeFixtureDataset(root);
+  const prompts = join(root, 'prompts');
+  await mkdir(prompts);
+  await runPromptsStage(fixture.ingest, fixture.semid, prompts, PROMPTS_PRESETS['cpu-beauty'], 3);
+  const ids = await readSemanticIds(fixture.semid);
+  const files = addCodeTokens(await readTokenizerDir(qwen3TokenizerDir()), ids.vocabulary.tokens());
+  const tokenizer = new HfTokenizer(files);
+  const finetune = join(root, 'finetune');
+  const config = scratchConfig({ hiddenSize: 16, intermediateSize: 32, layers: 1, heads: 2, kvHeads: 1 }, tokenizerSize(files.tokenizer), { eos: tokenizer.eosId, pad: tokenizer.padId });
+  const model = randomQwen(config, 11);
+  await saveQwen(model, finetune, { addFiles: (dir) => writeTokenizerFiles(dir, files) });
+  model.dispose();
+  dirs = { ...fixture, prompts, finetune };
+});
+
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+test('the loader renders seqrec prompts as the tokenizer spells them and maps every code to its added token', async () => {
+  const ids = await readSemanticIds(dirs.semid!);
+  const model = await finetunedModelLoader()({ dirs, semanticIds: ids });
+  try {
+    assert.ok(model.seqrecTemplates.length > 1);
+    const tokenizer = await HfTokenizer.fromDir(dirs.finetune!);
+    const prompt = model.renderPrompt(Int32Array.of(4, 2), model.seqrecTemplates[0]!);
+    const text = tokenizer.decode(prompt);
+    assert.ok(text.endsWith('### Response:'), text);
+    assert.ok(text.indexOf(ids.tokens[4]!) < text.indexOf(ids.tokens[2]!), 'history items in order, as their ID tokens');
+    assert.equal(tokenizer.decode([model.tokens.codeTokenId(1, 2)]), '<C1_2>');
+    // Every code of the trie maps to a distinct token (DecodingTrie checks it).
+    DecodingTrie.fromSemanticIds(ids.trie, model.tokens);
+    const short = await finetunedModelLoader({ maxPromptTokens: 20 })({ dirs, semanticIds: ids });
+    const cut = short.renderPrompt(Int32Array.of(4, 2), 0);
+    assert.equal(cut.length, 20);
+    assert.deepEqual(Array.from(cut), Array.from(prompt.subarray(prompt.length - 20)), 'the oldest tokens go, as the trainer truncates');
+    short.dispose();
+  } finally {
+    model.dispose();
+  }
+});
+
+test('the evaluate stage runs the real model end to end, and the recall hook agrees with it', async () => {
+  const loader = finetunedModelLoader();
+  const settings = { ...DEFAULT_EVALUATE_SETTINGS, beamWidth: 10, batchPrompts: 4, splits: ['valid' as const] };
+  const shard = join(root, 'shard');
+  const summary = await runEvaluateShard({ dirs }, shard, settings, 0, loader);
+  assert.equal(summary.prompts, 9);
+  assert.ok(summary.modelSeconds > 0);
+  const out = join(root, 'merged');
+  await runEvaluateMerge(dirs.ingest!, [shard], out);
+  const metrics = await readEvaluationMetrics(out);
+  assert.equal(metrics.users, 9);
+  // The fixture has 12 items: beam 10 ranks 10 of them, so most valid targets are found.
+  const valid = metrics.splits.valid!.mean;
+  assert.ok(valid['recall@10'] > 0 && valid['recall@10'] <= 1);
+  // The trainer's hook over every user gives the stage's Recall@10.
+  const ids = await readSemanticIds(dirs.semid!);
+  const model = await loader({ dirs, semanticIds: ids });
+  try {
+    const { sequences } = await readSequenceData(dirs.ingest!);
+    const hook = validRecallAt10({ sessions: model.sessions, trie: DecodingTrie.fromSemanticIds(ids.trie, model.tokens), renderPrompt: model.renderPrompt }, sequences, {
+      seed: 1,
+      template: 0,
+      beamWidth: 10,
+      batchPrompts: 3,
+      maxHistory: 20,
+    });
+    assert.equal(await hook({ users: 100 }), valid['recall@10']);
+  } finally {
+    model.dispose();
+  }
+  assert.deepEqual(Array.from(sampleUsers(9, 4, 5)), Array.from(sampleUsers(9, 4, 5)), 'the sample is fixed by the seed');
+  assert.equal(new Set(sampleUsers(1000, 50, 5)).size, 50);
+});
