@@ -12,6 +12,7 @@
  *   node --import tsx bench/llm-forward.ts [--models tiny,cpu-beauty] [--batch 8] [--seq 128] [--repeats 3] [--no-train]
  *     [--hidden N --layers N --heads N --kv-heads N --intermediate N --vocab N]   (a custom size, named "custom")
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initTensorEngine } from '../src/tensor/init.js';
 import { tf } from '../src/tensor/backend.js';
@@ -63,15 +64,20 @@ const names = values.hidden ? ['custom'] : values.models.split(',');
 
 const info = await initTensorEngine({ log: () => {} });
 
-function fastest(fn: () => void): number {
+/** Fastest wall and CPU time of `repeats` runs after a warm-up (CPU time is steadier when other processes share the cores). */
+function fastest(fn: () => void): { ms: number; cpuMs: number } {
   fn(); // warm-up: kernels set up, heap grown
-  let best = Infinity;
+  let ms = Infinity;
+  let cpuMs = Infinity;
   for (let i = 0; i < repeats; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     fn();
-    best = Math.min(best, performance.now() - t0);
+    ms = Math.min(ms, performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpuMs = Math.min(cpuMs, (c.user + c.system) / 1000);
   }
-  return best;
+  return { ms, cpuMs };
 }
 
 /** log-sum-exp per row with the gradient softmax(x) * dy (tf.logSumExp differentiates through tf.max: slow on wasm). */
@@ -95,7 +101,7 @@ for (const name of names) {
   const ids = Int32Array.from({ length: batch * seq }, () => rng.int(size.vocab));
   const targets = Int32Array.from({ length: batch * seq }, () => rng.int(size.vocab));
 
-  const forwardMs = fastest(() => tf.tidy(() => void model.headLogits(model.hidden(ids, batch, seq)).dataSync()));
+  const forward = fastest(() => tf.tidy(() => void model.headLogits(model.hidden(ids, batch, seq)).dataSync()));
   const figures: Record<string, unknown> = {
     model: name,
     backend: info.name,
@@ -108,8 +114,9 @@ for (const name of names) {
     vocab: config.vocab_size,
     batch,
     seq,
-    forward_ms: Math.round(forwardMs),
-    tokens_per_s: Math.round((batch * seq) / (forwardMs / 1000)),
+    forward_ms: Math.round(forward.ms),
+    forward_cpu_ms: Math.round(forward.cpuMs),
+    tokens_per_s: Math.round((batch * seq) / (forward.ms / 1000)),
   };
   if (!values['no-train']) {
     // Cross-entropy with the target logit gathered (no oneHot: slow on wasm), as a trainer computes it.
@@ -125,9 +132,10 @@ for (const name of names) {
         value.dataSync();
         for (const g of Object.values(grads)) g.dataSync();
       });
-    const stepMs = fastest(step);
-    figures['train_step_ms'] = Math.round(stepMs);
-    figures['train_tokens_per_s'] = Math.round((batch * seq) / (stepMs / 1000));
+    const timed = fastest(step);
+    figures['train_step_ms'] = Math.round(timed.ms);
+    figures['train_step_cpu_ms'] = Math.round(timed.cpuMs);
+    figures['train_tokens_per_s'] = Math.round((batch * seq) / (timed.ms / 1000));
   }
   // Decoding: prefill the prompts, then steps that widen every prompt to `beam` rows.
   const prompts = Array.from({ length: batch }, (_, b) => ids.subarray(b * seq, (b + 1) * seq));
@@ -153,6 +161,7 @@ for (const name of names) {
       stepMs = Math.min(stepMs, t3 - t2, t2 - t1);
     }
   }
+  figures['load_average_1m'] = Math.round(loadavg()[0]! * 10) / 10;
   figures['beam'] = beam;
   figures['prefill_ms'] = Math.round(prefillMs);
   figures['decode_step_ms'] = Math.round(stepMs);
