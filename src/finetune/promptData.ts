@@ -11,7 +11,8 @@ import { fitSample } from '../prompts/fit.js';
 import { readPromptContext, readSampleUnits } from '../prompts/files.js';
 import type { SampleUnit } from '../prompts/sampleUnit.js';
 import { templateDrawer } from '../prompts/templateDraw.js';
-import { SFT_HEADER } from '../prompts/render.js';
+import { renderSample, SFT_HEADER } from '../prompts/render.js';
+import { SEQREC_SUBTYPE } from '../prompts/templates.js';
 import type { FinetuneData } from './trainer.js';
 import type { TokenizedSample } from './batching.js';
 
@@ -26,12 +27,16 @@ export interface PromptUnits {
   train: SampleUnit[];
   validLoss: SampleUnit[];
   seed: number;
+  /** The prompts' history cap (most recent items shown). */
+  maxHistory: number;
+  /** The fixed seqrec template of evaluation prompts. */
+  evalTemplate: number;
 }
 
 export async function readPromptUnits(dir: string): Promise<PromptUnits> {
   const { manifest, context } = await readPromptContext(dir);
   const [train, validLoss] = [await readSampleUnits(dir, 'train', context), await readSampleUnits(dir, 'validLoss', context)];
-  return { context, train, validLoss, seed: manifest.seed };
+  return { context, train, validLoss, seed: manifest.seed, maxHistory: manifest.history.maxItems, evalTemplate: manifest.settings.eval.fixedTemplate };
 }
 
 /** Texts whose tokens a pruned vocabulary must keep: the wrapper, every template, every item text. */
@@ -64,5 +69,16 @@ export function promptTrainingData(units: PromptUnits, tokenizer: PromptTokenize
     padId: tokenizer.padId,
     validation: { count: units.validLoss.length, render: (i) => tokenize(units.validLoss[i]!, units.validLoss[i]!.templateIds[0]!) },
     droppedHistory: () => dropped,
+  };
+}
+
+/**
+ * Token ids of the seqrec prompt for a history (oldest first) and template, ending where the
+ * ID's first code token goes: what the beam search decodes from (eval/generative.ts RenderPrompt).
+ */
+export function seqrecPromptRenderer(context: PromptContext, tokenizer: PromptTokenizer): (history: Int32Array, templateId: number) => Int32Array {
+  return (history, templateId) => {
+    const unit: SampleUnit = { task: 'seqrec', subtype: SEQREC_SUBTYPE, userId: null, position: null, history, target: history[history.length - 1] ?? 0, templateIds: Int32Array.of(templateId) };
+    return tokenizer.encode(renderSample(unit, templateId, context).prompt);
   };
 }
