@@ -151,24 +151,42 @@ interface CdpMessage {
 async function inspectInProcess(file: string, opts: InspectOptions): Promise<PageInspection> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const profile = await mkdtemp(join(tmpdir(), 'lcrec-chromium-'));
+  // Its own process group, so the renderer and helper processes it starts end with it.
   const browser = spawn(opts.chromium, [...headlessFlags(profile), '--remote-debugging-port=0', '--remote-allow-origins=*', 'about:blank'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
-  const deadline = setTimeout(() => browser.kill('SIGKILL'), timeoutMs);
+  const stop = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-browser.pid!, signal);
+    } catch {
+      browser.kill(signal);
+    }
+  };
+  const deadline = setTimeout(() => stop('SIGKILL'), timeoutMs);
   try {
     const port = await devToolsPort(browser, timeoutMs);
-    const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { type: string; webSocketDebuggerUrl: string }[];
-    const page = targets.find((t) => t.type === 'page');
-    if (!page) throw new Error('headless Chromium opened no page target');
-    return await drive(page.webSocketDebuggerUrl, file, opts);
+    return await drive(await pageTarget(port, timeoutMs), file, opts);
   } finally {
     clearTimeout(deadline);
-    if (browser.exitCode === null) {
+    if (browser.exitCode === null && browser.signalCode === null) {
       const exited = new Promise((resolve) => browser.once('exit', resolve));
-      browser.kill('SIGTERM');
+      stop('SIGTERM');
       await exited;
     }
     await rm(profile, { recursive: true, force: true });
+  }
+}
+
+/** The DevTools WebSocket URL of the browser's first page (it may take a moment to appear). */
+async function pageTarget(port: number, timeoutMs: number): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { type: string; webSocketDebuggerUrl?: string }[];
+    const page = targets.find((t) => t.type === 'page' && t.webSocketDebuggerUrl);
+    if (page) return page.webSocketDebuggerUrl!;
+    if (Date.now() > until) throw new Error('headless Chromium opened no page target');
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -210,6 +228,16 @@ async function drive(wsUrl: string, file: string, opts: InspectOptions): Promise
       else call?.resolve(message.result ?? {});
     } else for (const listener of listeners) listener(message);
   });
+  // A browser that dies or is killed at the deadline closes the socket: fail, never hang.
+  let closed!: (err: Error) => void;
+  const whenClosed = new Promise<never>((_, reject) => (closed = reject));
+  whenClosed.catch(() => undefined);
+  ws.addEventListener('close', () => {
+    const err = new Error('the connection to headless Chromium closed (it exited, or the time limit ran out)');
+    for (const call of pending.values()) call.reject(err);
+    pending.clear();
+    closed(err);
+  });
   const send = (method: string, params: Record<string, unknown> = {}) =>
     new Promise<Record<string, any>>((resolve, reject) => {
       const id = nextId++;
@@ -244,7 +272,7 @@ async function drive(wsUrl: string, file: string, opts: InspectOptions): Promise
     await send('Emulation.setDeviceMetricsOverride', { width, height: 800, deviceScaleFactor: 1, mobile: false });
     const navigation = await send('Page.navigate', { url: pathToFileURL(file).href });
     if (navigation.errorText) throw new Error(`Chromium could not open ${file}: ${navigation.errorText}`);
-    await loadEvent;
+    await Promise.race([loadEvent, whenClosed]);
     // Let late scripts and console messages arrive before reading the page.
     await send('Runtime.evaluate', { expression: 'new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)))', awaitPromise: true });
     let value: unknown = null;
