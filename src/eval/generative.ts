@@ -4,10 +4,11 @@
  * trie-constrained beam search, and record the ranked items and the target's rank (spec G,
  * metrics.ts for the formulas). Shards are merged by evaluationFiles.ts.
  *
- * Prompts of the same split and template are decoded in batches of `batchPrompts`; a prompt's
- * beams do not depend on the batch it is in (the search is per prompt, see beamSearch.ts), so the
- * shard count and batch size change no result as long as the model's logits for a row do not
- * depend on the other rows of its batch.
+ * Prompts of the same split and template are decoded in batches of `batchPrompts`, starting at
+ * `users.from`. The search treats each prompt on its own (beamSearch.ts); a real model's logits
+ * can still differ in their last bits with the other prompts of a batch (padding changes the
+ * shapes of its sums), so shards start on batch boundaries (shards.ts) and every shard count
+ * decodes the same batches.
  */
 import { evalCase, type EvalSplit } from '../data/datasetReader.js';
 import { constrainedBeamSearch, newSearchTiming, type SearchTiming } from '../search/beamSearch.js';

@@ -17,7 +17,7 @@ export const EvaluateSettingsSchema = z.strictObject({
   allTemplates: z.boolean(),
   /** Which leave-one-out targets to evaluate: settings are chosen on valid, reported on test. */
   splits: z.array(z.enum(EVAL_SPLITS)).min(1),
-  /** Users are cut into this many contiguous shards, one activity each; the merge does not depend on it. */
+  /** Users are cut into this many contiguous shards (at batch boundaries), one activity each; results do not depend on it. */
   shards: z.int().min(1).max(1024),
   /** Prompts decoded together in one session (rows = prompts x beams). */
   batchPrompts: z.int().min(1).max(4096),
@@ -37,9 +37,13 @@ export const DEFAULT_EVALUATE_SETTINGS: EvaluateSettings = {
   maxHistory: 20,
 };
 
-/** The settings that change results: the shard count and batch size do not (tested), so they stay out of stage keys. */
-export function resultSettings(s: EvaluateSettings): Omit<EvaluateSettings, 'shards' | 'batchPrompts'> {
-  const { shards: _shards, batchPrompts: _batch, ...rest } = s;
+/**
+ * The settings that change results. The shard count does not (tested: shards are cut at batch
+ * boundaries, shards.ts), so it stays out of stage keys; the batch size stays in, since a real
+ * model's logits may differ in their last bits with the prompts that share a batch.
+ */
+export function resultSettings(s: EvaluateSettings): Omit<EvaluateSettings, 'shards'> {
+  const { shards: _shards, ...rest } = s;
   return rest;
 }
 

@@ -1,16 +1,22 @@
 /**
- * Deterministic user shards: shard s of n holds the contiguous users
- * [floor(s * users / n), floor((s + 1) * users / n)). Contiguous ranges make the merge a
- * concatenation in shard order, so any n gives the rows of n = 1 in the same order.
+ * Deterministic user shards. Users are cut into batches of `align` (the evaluation's
+ * batchPrompts): batch b = users [b * align, (b + 1) * align). Shard s of n holds the contiguous
+ * batches [floor(s * B / n), floor((s + 1) * B / n)) of the B batches. So every shard decodes
+ * exactly the batches that one shard would: a real model's logits may depend (in the last float
+ * bits) on which prompts share a batch, and aligned shards keep even those bits identical. The
+ * merge concatenates shards in order, so any n gives the rows of n = 1 in the same order.
  */
 export interface UserRange {
   from: number;
   to: number;
 }
 
-export function shardRange(users: number, shard: number, shards: number): UserRange {
+export function shardRange(users: number, shard: number, shards: number, align = 1): UserRange {
   if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shard count must be a positive integer, got ${shards}`);
   if (!Number.isInteger(shard) || shard < 0 || shard >= shards) throw new RangeError(`shard ${shard} is not in 0..${shards - 1}`);
   if (!Number.isInteger(users) || users < 0) throw new RangeError(`user count must be a non-negative integer, got ${users}`);
-  return { from: Math.floor((shard * users) / shards), to: Math.floor(((shard + 1) * users) / shards) };
+  if (!Number.isInteger(align) || align < 1) throw new RangeError(`alignment must be a positive integer, got ${align}`);
+  const batches = Math.ceil(users / align);
+  const edge = (s: number) => Math.min(users, Math.floor((s * batches) / shards) * align);
+  return { from: edge(shard), to: edge(shard + 1) };
 }

@@ -75,7 +75,7 @@ export async function runEvaluateShard(
   try {
     const trie = DecodingTrie.fromSemanticIds(semanticIds.trie, model.tokens);
     const templates = evaluationTemplates(settings, model.seqrecTemplates);
-    const users = shardRange(sequences.length, shard, settings.shards);
+    const users = shardRange(sequences.length, shard, settings.shards, settings.batchPrompts);
     const started = performance.now();
     const evaluation = await evaluateUsers({ sessions: model.sessions, trie, renderPrompt: model.renderPrompt }, sequences, users, {
       splits: settings.splits,

@@ -45,7 +45,7 @@ async function evaluateSharded(shards: number, batchPrompts: number, templates: 
   for (let s = 0; s < shards; s++) {
     const dir = join(root, `shard-${s}`);
     await mkdir(dir);
-    const ev = await evaluateUsers(model(), sequences, shardRange(sequences.length, s, shards), { splits: ['valid', 'test'], templates, beamWidth: 10, batchPrompts, maxHistory: 5 });
+    const ev = await evaluateUsers(model(), sequences, shardRange(sequences.length, s, shards, batchPrompts), { splits: ['valid', 'test'], templates, beamWidth: 10, batchPrompts, maxHistory: 5 });
     await writeShard(dir, ev, s, shards);
     read.push(await readShard(dir));
   }
@@ -66,6 +66,25 @@ test('shards are contiguous, cover every user once, and do not depend on anythin
   assert.deepEqual(shardRange(3, 4, 5), { from: 2, to: 3 });
   assert.deepEqual(shardRange(3, 0, 5), { from: 0, to: 0 }, 'more shards than users: some are empty');
   assert.throws(() => shardRange(10, 4, 4), /shard 4 is not in 0..3/);
+  // Aligned to batches of 5: shards start on batch boundaries, the last one takes the remainder.
+  assert.deepEqual(
+    Array.from({ length: 4 }, (_, s) => shardRange(23, s, 4, 5)),
+    [
+      { from: 0, to: 5 },
+      { from: 5, to: 10 },
+      { from: 10, to: 15 },
+      { from: 15, to: 23 },
+    ],
+  );
+  assert.deepEqual(
+    Array.from({ length: 3 }, (_, s) => shardRange(4, s, 3, 8)),
+    [
+      { from: 0, to: 0 },
+      { from: 0, to: 0 },
+      { from: 0, to: 4 },
+    ],
+    'fewer batches than shards: empty shards, still one cover',
+  );
 });
 
 test('1 shard and 4 shards (and different batch sizes) give identical metrics.json, predictions.parquet and targets.parquet', async () => {

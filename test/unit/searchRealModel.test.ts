@@ -4,7 +4,7 @@
  * and loaded back by finetunedModelLoader, its KV-cache decode sessions, and the search.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -105,5 +105,16 @@ test('the evaluate stage runs the real model end to end, and the recall hook agr
     model.dispose();
   }
   assert.deepEqual(Array.from(sampleUsers(9, 4, 5)), Array.from(sampleUsers(9, 4, 5)), 'the sample is fixed by the seed');
+  // 3 shards of the same evaluation (cut at batch boundaries) give byte-identical files.
+  const three = { ...settings, shards: 3, batchPrompts: 2 };
+  const one = { ...three, shards: 1 };
+  const shardDirs = [0, 1, 2].map((s) => join(root, `three-${s}`));
+  for (const [s, dir] of shardDirs.entries()) await runEvaluateShard({ dirs }, dir, three, s, loader);
+  await runEvaluateShard({ dirs }, join(root, 'one-0'), one, 0, loader);
+  await runEvaluateMerge(dirs.ingest!, shardDirs, join(root, 'three'));
+  await runEvaluateMerge(dirs.ingest!, [join(root, 'one-0')], join(root, 'one'));
+  for (const file of ['metrics.json', 'predictions.parquet', 'targets.parquet']) {
+    assert.ok((await readFile(join(root, 'one', file))).equals(await readFile(join(root, 'three', file))), `${file} differs`);
+  }
   assert.equal(new Set(sampleUsers(1000, 50, 5)).size, 50);
 });
