@@ -13,6 +13,8 @@ import type { CausalLM, LinearFn } from '../llm/contract.js';
 import { clipScale, globalNorm } from '../rqvae/adamw.js';
 import { tf } from '../tensor/backend.js';
 import { initTensorEngine } from '../tensor/init.js';
+import { checkMemory } from '../tensor/memory.js';
+import { finetuneMemoryBytes } from './memoryEstimate.js';
 import { Rng, rngFor } from '../tensor/rng.js';
 import type { WritableTensor } from '../tensor/safetensors.js';
 import { digestOf } from '../util/canonical.js';
@@ -24,7 +26,7 @@ import type { CheckpointStore, FinetuneMeta, FinetuneState } from './checkpoints
 import { batchLossSum } from './loss.js';
 import { LoraAdapters, linearAccessFor } from './lora.js';
 import type { LinearAccess } from './lora.js';
-import { checkParams, readTrainable, sliceElements, takeSlice, trainableShape, writeTrainable } from './params.js';
+import { checkParams, readTrainable, sliceElements, takeSlice, trainableShape, trainableSize, writeTrainable } from './params.js';
 import type { TrainableParam } from './params.js';
 import { cosineWithWarmup, warmupStepsFor } from './schedule.js';
 import { parseFinetuneSettings } from './settings.js';
@@ -93,13 +95,14 @@ export interface FinetuneResult {
 export async function finetune(model: CausalLM, data: FinetuneData, settingsInput: FinetuneSettings, opts: FinetuneOptions): Promise<FinetuneResult> {
   const settings = parseFinetuneSettings(settingsInput);
   validateData(model, data);
-  await initTensorEngine();
+  const backend = await initTensorEngine();
   const started = performance.now();
   const log = opts.log ?? (() => {});
 
   const lora = settings.lora.enabled ? makeLora(model, settings, opts) : undefined;
   try {
     const params = checkParams(lora ? [...lora.params(), ...tokenRowParams(model, opts.newTokenIds, settings)] : fullParams(model));
+    checkMemory(finetuneMemoryBytes(model, settings, params.reduce((n, p) => n + trainableSize(p), 0)), backend, 'fine-tuning');
     const variables = params.map((p) => p.variable);
     const elements = params.map((p) => sliceElements(p));
     const optimizer = new SlicedAdamW(params, { beta1: settings.adamBeta1, beta2: settings.adamBeta2, epsilon: settings.adamEpsilon, weightDecay: settings.weightDecay });

@@ -155,3 +155,9 @@ test('unitsPerEpoch trains a fresh seeded subset of the units each epoch', async
   assert.ok([...seen[1]!].some((u) => !seen[0]!.has(u)), 'the second epoch draws other units');
   model.dispose();
 });
+
+test('a job the backend cannot hold is refused before the first step, naming the job', async () => {
+  const model = new FakeCausalLM(VOCAB, 16, 5);
+  await assert.rejects(finetune(model, data(8, 1), settings({ batchSize: 4096, maxLength: 32_768 }), { seed: 1 }), (e: unknown) => e instanceof Error && e.name === 'BadInputError' && /fine-tuning needs/.test(e.message));
+  model.dispose();
+});
