@@ -14,7 +14,8 @@
  *      only produces a kept token, so nothing ever falls outside the vocabulary.
  * Ids are renumbered contiguously in their old order; `keptOldIds[newId]` is the old id, which is
  * what the model's "keep rows" operation needs. The pruning is recorded in lcrec_tokenizer.json.
- * After building, the corpus is encoded again with the pruned tokenizer and compared (a).
+ * After building, the corpus is encoded again with the pruned tokenizer and checked against a
+ * fingerprint of each text's ids under the full tokenizer (a).
  */
 import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
@@ -52,7 +53,13 @@ export function pruneVocabulary(files: TokenizerFiles, corpus: readonly string[]
   // Tokens by string: used by the corpus, the byte alphabet, configured specials, then closure.
   const keep = new Set<string>();
   const usedIds = new Uint8Array(size);
-  for (const text of corpus) for (const id of full.encode(text)) usedIds[id] = 1;
+  // A fingerprint of each text's ids, so the verification needs no second full-vocabulary pass.
+  const fingerprints = new Float64Array(corpus.length);
+  corpus.forEach((text, i) => {
+    const ids = full.encode(text);
+    for (const id of ids) usedIds[id] = 1;
+    fingerprints[i] = fingerprint(ids);
+  });
   for (const [token, id] of vocab) if (usedIds[id] === 1) keep.add(token);
   for (const ch of byteAlphabet()) if (vocab.has(ch)) keep.add(ch);
   for (const field of [files.config.eos_token, files.config.pad_token, files.config.bos_token, files.config.unk_token]) {
@@ -80,8 +87,8 @@ export function pruneVocabulary(files: TokenizerFiles, corpus: readonly string[]
     return id;
   };
 
-  const newVocab: Record<string, number> = {};
-  for (const [token, id] of vocab) if (keptFlags[id] === 1) newVocab[token] = remap(id);
+  // fromEntries defines own properties, so even a token named "__proto__" stays a plain key.
+  const newVocab: Record<string, number> = Object.fromEntries([...vocab].filter(([, id]) => keptFlags[id] === 1).map(([token, id]) => [token, remap(id)]));
   const isKept = (token: string): boolean => keep.has(token) && vocab.has(token);
   const newMerges = merges.filter((_, i) => {
     const [a, b] = pairs[i]!;
@@ -110,7 +117,7 @@ export function pruneVocabulary(files: TokenizerFiles, corpus: readonly string[]
     },
   };
   if (tokenizerSize(tokenizer) !== kept.length) throw new Error('pruning: renumbered ids are not contiguous');
-  if (options.verify ?? true) verifySameTokens(full, new HfTokenizer(pruned), corpus, newIdOf);
+  if (options.verify ?? true) verifySameTokens(new HfTokenizer(pruned), corpus, fingerprints, keptOldIds);
   return { files: pruned, keptOldIds, newIdOf };
 }
 
@@ -181,11 +188,21 @@ export function byteAlphabet(): string[] {
   return out;
 }
 
-function verifySameTokens(full: HfTokenizer, pruned: HfTokenizer, corpus: readonly string[], newIdOf: Int32Array): void {
-  for (let i = 0; i < corpus.length; i++) {
-    const before = full.encode(corpus[i]!);
-    const after = pruned.encode(corpus[i]!);
-    const same = before.length === after.length && before.every((id, k) => newIdOf[id] === after[k]);
-    if (!same) throw new Error(`pruning changed the tokens of corpus text ${i}: ${JSON.stringify(corpus[i]!.slice(0, 80))}`);
+/** Every corpus text encodes, with the pruned tokenizer, to the old ids renumbered. */
+function verifySameTokens(pruned: HfTokenizer, corpus: readonly string[], fingerprints: Float64Array, keptOldIds: Int32Array): void {
+  corpus.forEach((text, i) => {
+    const oldIds = pruned.encode(text).map((id) => keptOldIds[id]!);
+    if (fingerprint(oldIds) !== fingerprints[i]) throw new Error(`pruning changed the tokens of corpus text ${i}: ${JSON.stringify(text.slice(0, 80))}`);
+  });
+}
+
+/** Two independent 26-bit multiplicative hashes and the length, packed exactly into a double. */
+function fingerprint(ids: Int32Array): number {
+  let a = 0x1234567;
+  let b = 0x7654321;
+  for (const id of ids) {
+    a = (Math.imul(a ^ id, 0x9e3779b1) + 0x6b43a9b5) >>> 0;
+    b = (Math.imul(b + id, 0x85ebca6b) ^ (b >>> 13)) >>> 0;
   }
+  return ((a >>> 6) * 2 ** 26 + (b >>> 6)) * 2 + (ids.length & 1);
 }

@@ -91,13 +91,15 @@ const throughput = (tok: HfTokenizer, label: string) => {
 throughput(full, 'full');
 
 t0 = performance.now();
+const cpu0 = process.cpuUsage();
 const pruned = pruneVocabulary(files, texts);
 const pruneS = (performance.now() - t0) / 1000;
+const pruneCpu = process.cpuUsage(cpu0);
 const base256 = 256;
 const added = files.tokenizer.added_tokens.length;
 console.log(
   `pruned: kept ${pruned.keptOldIds.length} of ${full.size} ids (${pruned.keptOldIds.length - added} BPE tokens incl. ${base256} bytes, ${added} added tokens), ` +
-    `${pruned.files.tokenizer.model.merges?.length} of ${files.tokenizer.model.merges?.length} merges; pruning + verification took ${pruneS.toFixed(1)} s`,
+    `${pruned.files.tokenizer.model.merges?.length} of ${files.tokenizer.model.merges?.length} merges; pruning + verification took ${pruneS.toFixed(1)} s wall, ${((pruneCpu.user + pruneCpu.system) / 1e6).toFixed(1)} s CPU`,
 );
 throughput(new HfTokenizer(pruned.files), 'pruned');
 
