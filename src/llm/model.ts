@@ -52,7 +52,15 @@ export class QwenModel implements CausalLM {
     this.linearModules = linearModuleNames(config);
     this.invFreq = inverseFrequencies(config);
     this.rotateHalf = rotateHalfMatrix(config.head_dim);
-    this.sessions = { start: (prompts) => startDecodeSession(this, prompts) };
+    this.sessions = this.sessionFactory();
+  }
+
+  /**
+   * Decoding sessions whose forward uses `opts.linear` (e.g. an unmerged LoRA adapter during
+   * evaluation); `sessions` is the same with the model's own linear layers.
+   */
+  sessionFactory(opts: ForwardOptions = {}): SessionFactory {
+    return { start: (prompts) => startDecodeSession(this, prompts, opts.linear) };
   }
 
   get config(): QwenConfig {

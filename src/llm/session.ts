@@ -14,9 +14,10 @@ import { causalAttention, causalMask, decodeAttention, growCache, MASKED, toCach
 import type { LayerCache } from './attention.js';
 import { torchLinear } from './linear.js';
 import type { QwenModel } from './model.js';
+import type { LinearFn } from './contract.js';
 
-export async function startDecodeSession(model: QwenModel, prompts: readonly Int32Array[]): Promise<DecodeSession> {
-  return QwenDecodeSession.start(model, prompts);
+export async function startDecodeSession(model: QwenModel, prompts: readonly Int32Array[], linear?: LinearFn): Promise<DecodeSession> {
+  return QwenDecodeSession.start(model, prompts, linear);
 }
 
 class QwenDecodeSession implements DecodeSession {
@@ -24,6 +25,7 @@ class QwenDecodeSession implements DecodeSession {
 
   private constructor(
     private readonly model: QwenModel,
+    private readonly linear: LinearFn | undefined,
     private promptLength: Int32Array,
     /** P: slots taken by the padded prompts. */
     private readonly promptSlots: number,
@@ -33,7 +35,7 @@ class QwenDecodeSession implements DecodeSession {
     private last: tf.Tensor2D,
   ) {}
 
-  static start(model: QwenModel, prompts: readonly Int32Array[]): QwenDecodeSession {
+  static start(model: QwenModel, prompts: readonly Int32Array[], linear?: LinearFn): QwenDecodeSession {
     if (prompts.length === 0) throw new RangeError('start: no prompts');
     prompts.forEach((p, i) => {
       if (p.length === 0) throw new RangeError(`start: prompt ${i} is empty (a row needs at least one token)`);
@@ -51,11 +53,11 @@ class QwenDecodeSession implements DecodeSession {
       const hidden = model.run(ids, positions, (_layer, q, k, v) => {
         caches.push(keepCache(toCache(k, v, rows, seq, kvHeads, headDim)));
         return causalAttention(q, k, v, shape, mask);
-      });
+      }, linear);
       return tf.gather(hidden, Int32Array.from(prompts, (p, r) => r * seq + p.length - 1)) as tf.Tensor2D;
     });
     if (caches.length !== layers) throw new Error(`prefill cached ${caches.length} layers of ${layers}`);
-    return new QwenDecodeSession(model, Int32Array.from(prompts, (p) => p.length), seq, 0, caches, last);
+    return new QwenDecodeSession(model, linear, Int32Array.from(prompts, (p) => p.length), seq, 0, caches, last);
   }
 
   get rows(): number {
@@ -108,7 +110,7 @@ class QwenDecodeSession implements DecodeSession {
         const grown = keepCache(growCache(this.caches[layer] as LayerCache, kvRows, k, v, kvHeads, headDim));
         next.push(grown);
         return decodeAttention(q, grown, maskT, heads, kvHeads, headDim);
-      });
+      }, this.linear);
     });
     disposeCaches(this.caches);
     this.last.dispose();

@@ -88,3 +88,22 @@ test('a session frees its cache: no tensors are left behind after dispose', asyn
   assert.equal(tf.memory().numTensors, before);
   model.dispose();
 });
+
+test('sessionFactory(opts) decodes with the given linear layers (an unmerged adapter), like hidden(..., opts)', async () => {
+  const model = await loadQwen(join(FIXTURES, 'qwen3-tiny'));
+  const base = model.defaultLinear;
+  const linear = (module: string, x: tf.Tensor2D) => (module.endsWith('up_proj') ? tf.mul(base(module, x), 1.5) : base(module, x)) as tf.Tensor2D;
+  const session = await model.sessionFactory({ linear }).start([Int32Array.of(3, 4, 5)]);
+  await session.advance(Int32Array.of(0), Int32Array.of(6));
+  const candidates = Int32Array.of(1, 2, 3);
+  const [cached] = await session.nextLogits([candidates]);
+  const expected = tf.tidy(() => {
+    const hidden = model.hidden(Int32Array.of(3, 4, 5, 6), 1, 4, { linear });
+    return Float32Array.from(model.headLogits(tf.slice(hidden, [3, 0], [1, model.hiddenSize]) as tf.Tensor2D, candidates).dataSync());
+  });
+  assertClose(cached!, expected, 'adapter session');
+  const plain = fullForwardNext(model, [3, 4, 5, 6], candidates);
+  assert.ok(plain.some((v, i) => Math.abs(v - expected[i]!) > 1e-3), 'the adapter changes the logits');
+  session.dispose();
+  model.dispose();
+});
