@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { PipelineConfig } from '../src/config/schema.js';
 import { readSequenceData } from '../src/data/datasetReader.js';
+import { writeTokenizerFiles } from '../src/llm/tokenizerFiles.js';
 import { BadInputError } from '../src/errors.js';
 import { prepareBaseModel } from '../src/finetune/baseModel.js';
 import { promptCorpus, promptTrainingData, readPromptUnits, seqrecPromptRenderer } from '../src/finetune/promptData.js';
@@ -119,6 +120,7 @@ export function finetuneActivities({ store }: ActivityDeps) {
             signal,
             onProgress: beat,
             saveModel: base.saveModel,
+            saveTokenizer: (d) => writeTokenizerFiles(d, base.files),
             baseModel: base.name,
             log: (line) => ctx.log.info(line),
           });

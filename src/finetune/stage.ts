@@ -5,7 +5,9 @@
  *   full fine-tuning: the model of the kept epoch, as `saveModel` writes it (HF layout:
  *     config.json, model.safetensors, tokenizer files)
  *   LoRA: adapter_config.json + adapter_model.safetensors (PEFT), and with lora.saveMerged the
- *     merged model as `saveModel` writes it (base + adapter and the merged weights compute the same)
+ *     merged model as `saveModel` writes it (base + adapter and the merged weights compute the
+ *     same), else the tokenizer files (`saveTokenizer`). PEFT users resize the base model's
+ *     embeddings to the tokenizer's size before loading the adapter (the code tokens are new).
  * Loading the base model, tokenizing and rendering prompts are the caller's (the activity's).
  */
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
@@ -26,6 +28,11 @@ export interface FinetuneStageOptions extends Omit<FinetuneOptions, 'checkpoints
   saveModel: (dir: string) => Promise<void>;
   /** Recorded in adapter_config.json as base_model_name_or_path. */
   baseModel: string;
+  /**
+   * Writes the tokenizer files (with the code tokens) into a directory: next to a LoRA adapter
+   * saved without merged weights, so the adapter's directory says which ids its token rows are.
+   */
+  saveTokenizer?: (dir: string) => Promise<void>;
   checkpoints?: CheckpointStore;
 }
 
@@ -37,6 +44,7 @@ export async function runFinetuneStage(model: CausalLM, data: FinetuneData, sett
     if (result.lora) {
       await savePeftAdapter(outDir, result.lora, { baseModel: opts.baseModel, tokenRows: result.params.filter((p) => p.rows) });
       if (settings.lora.saveMerged) await result.lora.withMerged(() => saveFlat(outDir, opts.saveModel));
+      else if (opts.saveTokenizer) await opts.saveTokenizer(outDir);
     } else {
       await saveFlat(outDir, opts.saveModel);
     }

@@ -13,6 +13,7 @@ import type { ItemText } from '../../src/data/itemText.js';
 import type { SequenceSet } from '../../src/data/sequences.js';
 import { readSequenceData } from '../../src/data/datasetReader.js';
 import { prepareBaseModel } from '../../src/finetune/baseModel.js';
+import { loadFinetunedModel } from '../../src/finetune/finetunedModel.js';
 import { promptCorpus, promptTrainingData, readPromptUnits, seqrecPromptRenderer } from '../../src/finetune/promptData.js';
 import { FinetuneSettingsSchema } from '../../src/finetune/settings.js';
 import { runFinetuneStage } from '../../src/finetune/stage.js';
@@ -108,5 +109,19 @@ test('prompts -> scratch base -> fine-tuning with per-epoch Recall@10 -> model f
   // Only 6 items exist: Recall@10 with 10 beams over 6 valid IDs is 1 for every user (a sanity bound, not a quality claim).
   for (const v of log.validation) assert.equal(v.recallAt10, 1);
   assert.equal(summary.bestEpoch, 1, 'ties keep the earlier epoch');
+
+  // The evaluation's loader reads the stage's output back: the kept weights, the code tokens, the prompts.
+  const loaded = await loadFinetunedModel({ dirs: { finetune: out, prompts }, semanticIds: ids });
+  const prompt = loaded.renderPrompt(SEQUENCES[0]!.subarray(0, 3), units.evalTemplate);
+  assert.deepEqual(Array.from(prompt), Array.from(seqrecPromptRenderer(units.context, base.tokenizer)(SEQUENCES[0]!.subarray(0, 3), units.evalTemplate)));
+  assert.equal(loaded.tokens.codeTokenId(1, 2), base.tokenizer.tokenToId('<C1_2>'));
+  const session = await loaded.sessions.start([prompt]);
+  const [fromLoaded] = await session.nextLogits([Int32Array.from(base.codeTokenIds.subarray(0, 4))]);
+  session.dispose();
+  const again = await base.model.sessions.start([prompt]);
+  const [fromTrained] = await again.nextLogits([Int32Array.from(base.codeTokenIds.subarray(0, 4))]);
+  again.dispose();
+  assert.deepEqual(fromLoaded, fromTrained);
+  loaded.dispose();
   base.model.dispose();
 });
