@@ -273,6 +273,7 @@ describe('bad input names the file, line and field; nothing is written', () => {
   const meta18 = lines(metaItems.map(meta2018));
   const cases: [string, DatasetFormat, Record<string, string | Buffer>, string[]][] = [
     ['a rating CSV row with 5 columns', 'amazon2018', { 'X.csv': `${asin('A')},U1,5.0,100\n${asin('B')},U1,5.0,200,extra\n`, 'meta_X.json.gz': meta18 }, ['X.csv:2', 'expected 4 columns, found 5']],
+    ['a rating CSV with a header line', 'amazon2018', { 'X.csv': `item,user,rating,timestamp\n${asin('A')},U1,5.0,100\n`, 'meta_X.json.gz': meta18 }, ['X.csv:1', 'no header line']],
     ['a rating CSV timestamp that is not a number', 'amazon2018', { 'X.csv': `${asin('A')},U1,5.0,100\n${asin('B')},U1,5.0,12-01-2018\n`, 'meta_X.json.gz': meta18 }, ['X.csv:2', "field 'timestamp'", 'not a number']],
     ['a 2023 CSV timestamp that is not a number', 'amazon2023', { 'X.csv': 'user_id,parent_asin,rating,timestamp\nU1,B1,5.0,1589665266052\nU1,B2,5.0,soon\n', 'meta_X.jsonl': meta2023('A') }, ['X.csv:3', "field 'timestamp'"]],
     ['a 2023 CSV row with 3 columns', 'amazon2023', { 'X.csv': 'user_id,parent_asin,rating,timestamp\nU1,B1,5.0\n', 'meta_X.jsonl': meta2023('A') }, ['X.csv:2', 'expected 4 columns, found 3']],

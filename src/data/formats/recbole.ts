@@ -54,9 +54,9 @@ function requireToken(value: string, field: string, at: { file: string; line: nu
 export async function readRecboleAtomic(files: { inter: string; item?: string }, opts: ReadOptions = {}): Promise<RawDataset> {
   const log = new InteractionLog();
   let records = 0;
-  let timeCol = -2;
+  let timeCol: number | undefined;
   for await (const { fields, header, at } of atomicRows(files.inter, ['user_id', 'item_id'], 'interactions', opts)) {
-    if (timeCol === -2) {
+    if (timeCol === undefined) {
       timeCol = header.index('timestamp');
       log.hasTimestamps = timeCol >= 0;
     }
@@ -87,7 +87,7 @@ export async function readAtomicItems(file: string, log: InteractionLog, opts: R
       description: get('description'),
       brand: get('brand'),
       categories: parseCategories(get('categories')),
-      price: parsePrice(get('price') === undefined ? undefined : Number(get('price'))),
+      price: parsePrice(get('price')),
     };
     items.set(index, itemTextFromRecord(record, /^[A-Z0-9]{10}$/.test(key) ? key : null));
   }
