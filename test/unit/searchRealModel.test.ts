@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readEvaluationMetrics } from '../../src/eval/evaluationFiles.js';
 import { finetunedModelLoader } from '../../src/eval/modelLoader.js';
-import { validRecallAt10, sampleUsers } from '../../src/eval/recallHook.js';
 import { DEFAULT_EVALUATE_SETTINGS } from '../../src/eval/settings.js';
 import { runEvaluateMerge, runEvaluateShard } from '../../src/eval/stage.js';
 import { saveQwen } from '../../src/llm/checkpoint.js';
@@ -18,7 +17,6 @@ import { randomQwen, scratchConfig } from '../../src/llm/random.js';
 import { HfTokenizer } from '../../src/llm/tokenizer.js';
 import { qwen3TokenizerDir, readTokenizerDir, tokenizerSize, writeTokenizerFiles } from '../../src/llm/tokenizerFiles.js';
 import { addCodeTokens } from '../../src/llm/vocabCodes.js';
-import { readSequenceData } from '../../src/data/datasetReader.js';
 import { PROMPTS_PRESETS } from '../../src/prompts/settings.js';
 import { runPromptsStage } from '../../src/prompts/stage.js';
 import { DecodingTrie } from '../../src/search/decodingTrie.js';
@@ -74,7 +72,7 @@ test('the loader renders seqrec prompts as the tokenizer spells them and maps ev
   }
 });
 
-test('the evaluate stage runs the real model end to end, and the recall hook agrees with it', async () => {
+test('the evaluate stage runs the real model end to end; 3 shards give the bytes of 1', async () => {
   const loader = finetunedModelLoader();
   const settings = { ...DEFAULT_EVALUATE_SETTINGS, beamWidth: 10, batchPrompts: 4, splits: ['valid' as const] };
   const shard = join(root, 'shard');
@@ -88,23 +86,6 @@ test('the evaluate stage runs the real model end to end, and the recall hook agr
   // The fixture has 12 items: beam 10 ranks 10 of them, so most valid targets are found.
   const valid = metrics.splits.valid!.mean;
   assert.ok(valid['recall@10'] > 0 && valid['recall@10'] <= 1);
-  // The trainer's hook over every user gives the stage's Recall@10.
-  const ids = await readSemanticIds(dirs.semid!);
-  const model = await loader({ dirs, semanticIds: ids });
-  try {
-    const { sequences } = await readSequenceData(dirs.ingest!);
-    const hook = validRecallAt10({ sessions: model.sessions, trie: DecodingTrie.fromSemanticIds(ids.trie, model.tokens), renderPrompt: model.renderPrompt }, sequences, {
-      seed: 1,
-      template: 0,
-      beamWidth: 10,
-      batchPrompts: 3,
-      maxHistory: 20,
-    });
-    assert.equal(await hook({ users: 100 }), valid['recall@10']);
-  } finally {
-    model.dispose();
-  }
-  assert.deepEqual(Array.from(sampleUsers(9, 4, 5)), Array.from(sampleUsers(9, 4, 5)), 'the sample is fixed by the seed');
   // 3 shards of the same evaluation (cut at batch boundaries) give byte-identical files.
   const three = { ...settings, shards: 3, batchPrompts: 2 };
   const one = { ...three, shards: 1 };
@@ -116,5 +97,4 @@ test('the evaluate stage runs the real model end to end, and the recall hook agr
   for (const file of ['metrics.json', 'predictions.parquet', 'targets.parquet']) {
     assert.ok((await readFile(join(root, 'one', file))).equals(await readFile(join(root, 'three', file))), `${file} differs`);
   }
-  assert.equal(new Set(sampleUsers(1000, 50, 5)).size, 50);
 });
