@@ -1,7 +1,7 @@
 /**
  * The evaluation with the real pieces: the prompts stage's files, the Qwen3 tokenizer with the
  * semantic-ID tokens added, a small randomly initialised Qwen model saved in Hugging Face layout
- * and loaded back by finetunedModelLoader, its KV-cache decode sessions, and the search.
+ * and loaded back by the finetune stage's ModelLoader, its KV-cache decode sessions, and the search.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readEvaluationMetrics } from '../../src/eval/evaluationFiles.js';
-import { finetunedModelLoader } from '../../src/eval/modelLoader.js';
+import { loadFinetunedModel } from '../../src/finetune/finetunedModel.js';
 import { DEFAULT_EVALUATE_SETTINGS } from '../../src/eval/settings.js';
 import { runEvaluateMerge, runEvaluateShard } from '../../src/eval/stage.js';
 import { saveQwen } from '../../src/llm/checkpoint.js';
@@ -51,7 +51,7 @@ after(async () => {
 
 test('the loader renders seqrec prompts as the tokenizer spells them and maps every code to its added token', async () => {
   const ids = await readSemanticIds(dirs.semid!);
-  const model = await finetunedModelLoader()({ dirs, semanticIds: ids });
+  const model = await loadFinetunedModel({ dirs, semanticIds: ids });
   try {
     assert.ok(model.seqrecTemplates.length > 1);
     const tokenizer = await HfTokenizer.fromDir(dirs.finetune!);
@@ -62,18 +62,13 @@ test('the loader renders seqrec prompts as the tokenizer spells them and maps ev
     assert.equal(tokenizer.decode([model.tokens.codeTokenId(1, 2)]), '<C1_2>');
     // Every code of the trie maps to a distinct token (DecodingTrie checks it).
     DecodingTrie.fromSemanticIds(ids.trie, model.tokens);
-    const short = await finetunedModelLoader({ maxPromptTokens: 20 })({ dirs, semanticIds: ids });
-    const cut = short.renderPrompt(Int32Array.of(4, 2), 0);
-    assert.equal(cut.length, 20);
-    assert.deepEqual(Array.from(cut), Array.from(prompt.subarray(prompt.length - 20)), 'the oldest tokens go, as the trainer truncates');
-    short.dispose();
   } finally {
     model.dispose();
   }
 });
 
 test('the evaluate stage runs the real model end to end; 3 shards give the bytes of 1', async () => {
-  const loader = finetunedModelLoader();
+  const loader = loadFinetunedModel;
   const settings = { ...DEFAULT_EVALUATE_SETTINGS, beamWidth: 10, batchPrompts: 4, splits: ['valid' as const] };
   const shard = join(root, 'shard');
   const summary = await runEvaluateShard({ dirs }, shard, settings, 0, loader);
