@@ -86,9 +86,13 @@ export function decodeAttention(q: tf.Tensor2D, cache: LayerCache, mask: tf.Tens
  * the wasm Gather kernel moved ~25 MB/s here (a 2.6 MB cache took ~100 ms) and every wasm slice
  * copies its whole source. On native backends, tf.gather + tf.concat stay on the device.
  */
-export function growCache(cache: LayerCache, kvRows: Int32Array, k: tf.Tensor2D, v: tf.Tensor2D, kvHeads: number, headDim: number): LayerCache {
+export function growCache(cache: LayerCache, kvRows: Int32Array, k: tf.Tensor2D, v: tf.Tensor2D, headDim: number): LayerCache {
   const backend = tf.getBackend();
-  if (backend === 'wasm' || backend === 'cpu') return growCacheHost(cache, kvRows, k, v, headDim);
+  return backend === 'wasm' || backend === 'cpu' ? growCacheHost(cache, kvRows, k, v, headDim) : growCacheDevice(cache, kvRows, k, v, headDim);
+}
+
+/** growCache with tf ops only (native backends: the cache never leaves the device). */
+export function growCacheDevice(cache: LayerCache, kvRows: Int32Array, k: tf.Tensor2D, v: tf.Tensor2D, headDim: number): LayerCache {
   return tf.tidy(() => {
     const index = tf.tensor1d(kvRows, 'int32');
     const rows = kvRows.length;
@@ -99,7 +103,8 @@ export function growCache(cache: LayerCache, kvRows: Int32Array, k: tf.Tensor2D,
   });
 }
 
-function growCacheHost(cache: LayerCache, kvRows: Int32Array, k: tf.Tensor2D, v: tf.Tensor2D, dh: number): LayerCache {
+/** growCache by typed-array copies (wasm, cpu). */
+export function growCacheHost(cache: LayerCache, kvRows: Int32Array, k: tf.Tensor2D, v: tf.Tensor2D, dh: number): LayerCache {
   const slots = cache.kT.shape[2];
   const next = slots + 1;
   const rows = kvRows.length;

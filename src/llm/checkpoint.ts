@@ -19,7 +19,8 @@ import { tf } from '../tensor/backend.js';
 import type { BackendInfo } from '../tensor/backend.js';
 import { initTensorEngine } from '../tensor/init.js';
 import { checkMemory } from '../tensor/memory.js';
-import { openCheckpoint, writeCheckpoint } from '../tensor/checkpoint.js';
+import { INDEX_FILE, openCheckpoint, writeCheckpoint } from '../tensor/checkpoint.js';
+import { writeSafetensors } from '../tensor/safetensors.js';
 import type { WritableTensor } from '../tensor/safetensors.js';
 import { configJson, readQwenConfig } from './config.js';
 import type { QwenConfig } from './config.js';
@@ -113,9 +114,7 @@ export async function saveQwen(model: QwenModel, dir: string, opts: SaveOptions 
   const temp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${Date.now()}`);
   await mkdir(temp, { recursive: true });
   try {
-    const tensors = new Map<string, WritableTensor>();
-    for (const [name, w] of model.weights) tensors.set(name, { shape: [...w.shape], data: (await w.data()) as Float32Array });
-    await writeCheckpoint(temp, tensors, { maxShardBytes: opts.maxShardBytes, metadata: { format: 'pt' } });
+    await writeWeights(model, temp, opts.maxShardBytes ?? Infinity);
     const config = model.config;
     await writeJson(join(temp, 'config.json'), configJson(config, model.rawConfig));
     if (opts.generationConfig ?? true) {
@@ -132,6 +131,53 @@ export async function saveQwen(model: QwenModel, dir: string, opts: SaveOptions 
     await rm(temp, { recursive: true, force: true });
     throw error;
   }
+}
+
+const SAFETENSORS_METADATA = { format: 'pt' };
+
+/**
+ * model.safetensors, or shards named and filled as writeCheckpoint (src/tensor/checkpoint.ts) does
+ * (name order, greedy up to `maxShardBytes`) plus the index. Shard by shard, so the host holds one
+ * shard's values at a time, not the whole model.
+ */
+async function writeWeights(model: QwenModel, dir: string, maxShardBytes: number): Promise<void> {
+  if (!(maxShardBytes > 0)) throw new RangeError(`saveQwen: maxShardBytes must be > 0, got ${maxShardBytes}`);
+  const names = [...model.weights.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const bytes = (name: string) => 4 * (model.weights.get(name) as tf.Variable).size;
+  const groups: string[][] = [];
+  let current: string[] = [];
+  let size = 0;
+  for (const name of names) {
+    if (current.length > 0 && size + bytes(name) > maxShardBytes) {
+      groups.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(name);
+    size += bytes(name);
+  }
+  groups.push(current);
+  const read = async (group: string[]) => {
+    const tensors = new Map<string, WritableTensor>();
+    for (const name of group) {
+      const w = model.weights.get(name) as tf.Variable;
+      tensors.set(name, { shape: [...w.shape], data: (await w.data()) as Float32Array });
+    }
+    return tensors;
+  };
+  if (groups.length === 1) {
+    await writeCheckpoint(dir, await read(groups[0] as string[]), { metadata: SAFETENSORS_METADATA });
+    return;
+  }
+  const total = String(groups.length).padStart(5, '0');
+  const weightMap: Record<string, string> = {};
+  for (const [i, group] of groups.entries()) {
+    const file = `model-${String(i + 1).padStart(5, '0')}-of-${total}.safetensors`;
+    await writeSafetensors(join(dir, file), await read(group), SAFETENSORS_METADATA);
+    for (const name of group) weightMap[name] = file;
+  }
+  const index = { metadata: { total_size: names.reduce((n, name) => n + bytes(name), 0) }, weight_map: weightMap };
+  await writeFile(join(dir, INDEX_FILE), JSON.stringify(index, null, 2) + '\n');
 }
 
 async function writeJson(path: string, value: unknown): Promise<void> {

@@ -107,7 +107,7 @@ class QwenDecodeSession implements DecodeSession {
     const last = tf.tidy(() => {
       const maskT = tf.tensor3d(mask, [rows * kvHeads, 1, slots]);
       return this.model.run(tokens, positions, (layer, q, k, v) => {
-        const grown = keepCache(growCache(this.caches[layer] as LayerCache, kvRows, k, v, kvHeads, headDim));
+        const grown = keepCache(growCache(this.caches[layer] as LayerCache, kvRows, k, v, headDim));
         next.push(grown);
         return decodeAttention(q, grown, maskT, heads, kvHeads, headDim);
       }, this.linear);

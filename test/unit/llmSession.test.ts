@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selectBackend, tf } from '../../src/tensor/backend.js';
 import { loadQwen } from '../../src/llm/checkpoint.js';
+import { growCacheDevice, growCacheHost } from '../../src/llm/attention.js';
 import type { QwenModel } from '../../src/llm/model.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/llm/', import.meta.url));
@@ -106,4 +107,21 @@ test('sessionFactory(opts) decodes with the given linear layers (an unmerged ada
   assert.ok(plain.some((v, i) => Math.abs(v - expected[i]!) > 1e-3), 'the adapter changes the logits');
   session.dispose();
   model.dispose();
+});
+
+test('the device path of the cache growth (native backends) equals the typed-array path', () => {
+  const rows = 3;
+  const dh = 4;
+  const slots = 5;
+  const values = (n: number, offset: number) => Float32Array.from({ length: n }, (_, i) => offset + i * 0.5);
+  const cache = { kT: tf.tensor3d(values(rows * dh * slots, 0), [rows, dh, slots]), v: tf.tensor3d(values(rows * slots * dh, 100), [rows, slots, dh]) };
+  const kvRows = Int32Array.of(2, 0, 0, 1);
+  const k = tf.tensor2d(values(4 * dh, -50), [4, dh]);
+  const v = tf.tensor2d(values(4 * dh, -90), [4, dh]);
+  const host = growCacheHost(cache, kvRows, k, v, dh);
+  const device = growCacheDevice(cache, kvRows, k, v, dh);
+  assert.deepEqual(host.kT.shape, [4, dh, slots + 1]);
+  assert.deepEqual(host.kT.arraySync(), device.kT.arraySync());
+  assert.deepEqual(host.v.arraySync(), device.v.arraySync());
+  tf.dispose([cache.kT, cache.v, k, v, host.kT, host.v, device.kT, device.v]);
 });
