@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Command, Option } from 'commander';
 import { writeRunReport } from '../src/report/writeReport.js';
 import type { ArtifactStore } from '../src/store/artifactStore.js';
 import { store as defaultStore } from './temporal.js';
@@ -25,4 +26,19 @@ export async function reportCommand(
   const shown = written.data.notes.length ? ` (${written.data.notes.length} sections not shown: see the report)` : '';
   (opts.out ?? process.stdout).write(`wrote ${written.file} (${(written.bytes / 1024).toFixed(0)} KiB)${shown}\n`);
   return written.file;
+}
+
+/**
+ * Adds `lcrec report` to the program: in cli/main.ts, `registerReportCommand(program, artifactsOption);`
+ * (the --artifacts option sets LCREC_ARTIFACTS through the program's preAction hook).
+ */
+export function registerReportCommand(program: Command, artifactsOption: () => Option): Command {
+  return program
+    .command('report [workflowId]')
+    .description('write one self-contained HTML report of a run (default: the latest): metrics beside the baselines and published figures, dataset, RQ-VAE and training curves, collisions, stage timings')
+    .option('-o, --out <file>', 'the HTML file to write (default: ./<workflowId>.report.html)')
+    .addOption(artifactsOption())
+    .action(async (workflowId: string | undefined, flags: { out?: string }) => {
+      await reportCommand(workflowId, flags);
+    });
 }

@@ -13,7 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { writeSyntheticDataset } from '../../datasets/synthetic.js';
 import { ensureChromium, inspectPage } from '../../infra/chromium.js';
-import { reportCommand } from '../../cli/reportCommand.js';
+import { Command, Option } from 'commander';
+import { registerReportCommand, reportCommand } from '../../cli/reportCommand.js';
 import { BASELINES_CODE_VERSION, runBaselines } from '../../src/baselines/runBaselines.js';
 import { resolveConfig } from '../../src/config/load.js';
 import type { PipelineConfig } from '../../src/config/schema.js';
@@ -188,4 +189,23 @@ test('a run id that does not exist is a clear error naming the store', async () 
     return true;
   });
   await assert.rejects(stat(join(work, 'none.html')), 'nothing is written');
+});
+
+test('`lcrec report RUN --artifacts ROOT -o FILE` as registered on the command line', async () => {
+  const program = new Command('lcrec').exitOverride().hook('preAction', (_program, action) => {
+    const root = action.opts().artifacts as unknown;
+    if (typeof root === 'string') process.env.LCREC_ARTIFACTS = root;
+  });
+  registerReportCommand(program, () => new Option('--artifacts <root>', 'artifact root'));
+  const before = process.env.LCREC_ARTIFACTS;
+  const file = join(work, 'cli', 'run.html');
+  try {
+    await program.parseAsync(['node', 'lcrec', 'report', WORKFLOW_ID, '--artifacts', store.location, '-o', file]);
+  } finally {
+    if (before === undefined) delete process.env.LCREC_ARTIFACTS;
+    else process.env.LCREC_ARTIFACTS = before;
+  }
+  const html = await readFile(file, 'utf8');
+  assert.match(html, new RegExp(`<title>lcrec report ${WORKFLOW_ID}</title>`));
+  assert.match(html, /id="metrics-table"/);
 });
