@@ -14,7 +14,7 @@ import * as tokenizersLib from '@huggingface/tokenizers';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
-import { readTokenizerDir, tokenContent, tokenizerSize, TOKENIZER_CONFIG_FILE } from './tokenizerFiles.js';
+import { readTokenizerDir, tokenContent, tokenizerSize, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from './tokenizerFiles.js';
 import type { TokenizerFiles } from './tokenizerFiles.js';
 
 export interface EncodeOptions {
@@ -82,7 +82,11 @@ export class HfTokenizer {
 
   constructor(readonly files: TokenizerFiles) {
     const configFile = join(files.source, TOKENIZER_CONFIG_FILE);
-    this.lib = new Tokenizer(files.tokenizer, files.config);
+    try {
+      this.lib = new Tokenizer(files.tokenizer, files.config);
+    } catch (error) {
+      throw new BadInputError(`cannot build this tokenizer: ${(error as Error).message}`, { file: join(files.source, TOKENIZER_FILE) });
+    }
     this.parts = this.lib as unknown as LibraryParts;
     this.size = tokenizerSize(files.tokenizer);
 

@@ -19,6 +19,9 @@ import { publishDir } from '../util/atomicDir.js';
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 export const LCREC_RECORD_FILE = 'lcrec_tokenizer.json';
+/** Older directories name their special tokens here instead of in tokenizer_config.json. */
+export const SPECIAL_TOKENS_MAP_FILE = 'special_tokens_map.json';
+const SPECIAL_FIELDS = ['eos_token', 'pad_token', 'bos_token', 'unk_token'] as const;
 
 export const AddedTokenJson = z.looseObject({
   id: z.int().min(0),
@@ -40,10 +43,11 @@ const ModelJson = z.looseObject({
 
 export const TokenizerJson = z.looseObject({
   added_tokens: z.array(AddedTokenJson).default([]),
-  normalizer: z.unknown().optional(),
-  pre_tokenizer: z.unknown().optional(),
-  post_processor: z.unknown().optional(),
-  decoder: z.unknown().optional(),
+  // Absent stages are null, as the Rust library writes them (and the JS library requires the keys).
+  normalizer: z.unknown().default(null),
+  pre_tokenizer: z.unknown().default(null),
+  post_processor: z.unknown().default(null),
+  decoder: z.unknown().default(null),
   model: ModelJson,
 });
 export type TokenizerJson = z.infer<typeof TokenizerJson>;
@@ -109,11 +113,14 @@ export async function readTokenizerDir(dir: string): Promise<TokenizerFiles> {
   const tokenizer = parseWith(TokenizerJson, parseJson(tokenizerText, tokenizerPath), tokenizerPath);
   const configText = await readText(configPath, 'no tokenizer_config.json next to tokenizer.json (its eos/pad tokens are needed)');
   const config = parseWith(TokenizerConfigJson, parseJson(configText, configPath), configPath);
+  const mapPath = join(dir, SPECIAL_TOKENS_MAP_FILE);
+  const mapText = await readOptional(mapPath);
+  if (mapText !== undefined) {
+    const map = parseWith(TokenizerConfigJson, parseJson(mapText, mapPath), mapPath);
+    for (const field of SPECIAL_FIELDS) if (config[field] === undefined && map[field] !== undefined) config[field] = map[field];
+  }
   const recordPath = join(dir, LCREC_RECORD_FILE);
-  const recordText = await readFile(recordPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return undefined;
-    throw e;
-  });
+  const recordText = await readOptional(recordPath);
   const record: TokenizerRecord =
     recordText === undefined
       ? { format: 'lcrec.tokenizer/1', originDigest: sha256Hex(tokenizerText) }
@@ -189,6 +196,13 @@ function parseRecord(value: unknown, file: string): TokenizerRecord {
     throw new BadInputError(`keptOldIds has ${record.pruning.keptOldIds.length} entries, keptCount says ${record.pruning.keptCount}`, { file, field: 'pruning.keptOldIds' });
   }
   return record as TokenizerRecord;
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  return readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
 }
 
 async function readText(file: string, missing: string): Promise<string> {

@@ -121,6 +121,23 @@ export function pruneVocabulary(files: TokenizerFiles, corpus: readonly string[]
   return { files: pruned, keptOldIds, newIdOf };
 }
 
+/**
+ * The id after pruning of the token that had `oldId` (undefined when it was dropped): for
+ * config.json's bos/eos/pad ids, which name added tokens and so always survive.
+ */
+export function prunedId(keptOldIds: Int32Array, oldId: number): number | undefined {
+  let lo = 0;
+  let hi = keptOldIds.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = keptOldIds[mid]!;
+    if (v === oldId) return mid;
+    if (v < oldId) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
 /** Adds every token that a kept token is merged from, recursively (all merges producing it). */
 function closeOverMerges(keep: Set<string>, pairs: [string, string][]): void {
   const producers = new Map<string, [string, string][]>();

@@ -110,6 +110,27 @@ test('reading a directory without tokenizer_config.json or with broken JSON name
   }
 });
 
+test('special tokens missing from tokenizer_config.json are taken from special_tokens_map.json', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lcrec-tok-map-'));
+  try {
+    const tiny = {
+      added_tokens: [{ id: 3, content: '</s>', special: true, normalized: false }],
+      model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
+    };
+    await writeFile(join(dir, TOKENIZER_FILE), JSON.stringify(tiny));
+    await writeFile(join(dir, TOKENIZER_CONFIG_FILE), JSON.stringify({ pad_token: null }));
+    await writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify({ eos_token: { content: '</s>' }, pad_token: '</s>' }));
+    const tok = await HfTokenizer.fromDir(dir);
+    assert.equal(tok.eosId, 3);
+    assert.equal(tok.padIsEos, true, 'an explicit null pad in the config is kept: pad falls back to EOS');
+    assert.deepEqual(Array.from(tok.encode('abab</s>')), [2, 2, 3]);
+    await writeFile(join(dir, TOKENIZER_FILE), JSON.stringify({ ...tiny, normalizer: { type: 'NoSuchNormalizer' } }));
+    await assert.rejects(HfTokenizer.fromDir(dir), (e: unknown) => e instanceof BadInputError && e.message.includes(join(dir, TOKENIZER_FILE)) && /NoSuchNormalizer/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 function withConfig(files: TokenizerFiles, patch: Record<string, unknown>): TokenizerFiles {
   return { ...files, config: { ...files.config, ...patch } as TokenizerFiles['config'] };
 }

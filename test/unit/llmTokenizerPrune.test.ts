@@ -10,7 +10,7 @@ import { HfTokenizer } from '../../src/llm/tokenizer.js';
 import { modelVocab, qwen3TokenizerDir, readTokenizerDir } from '../../src/llm/tokenizerFiles.js';
 import type { TokenizerFiles } from '../../src/llm/tokenizerFiles.js';
 import { addCodeTokens, codeTokensFor, planVocabulary } from '../../src/llm/vocabCodes.js';
-import { byteAlphabet, pruneVocabulary } from '../../src/llm/vocabPrune.js';
+import { byteAlphabet, prunedId, pruneVocabulary } from '../../src/llm/vocabPrune.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/tokenizer/', import.meta.url));
 interface Case {
@@ -56,6 +56,8 @@ test('the pruned tokenizer gives the ids of HF AutoTokenizer on our saved direct
 test('the corpus keeps its exact tokens, renumbered through keptOldIds', () => {
   const { keptOldIds, newIdOf } = result;
   for (let id = 0; id < keptOldIds.length; id++) assert.equal(newIdOf[keptOldIds[id]!], id);
+  for (let old = 0; old < newIdOf.length; old += 97) assert.equal(prunedId(keptOldIds, old), newIdOf[old]! >= 0 ? newIdOf[old] : undefined);
+  assert.equal(prunedId(keptOldIds, fullTokenizer.eosId), pruned.eosId, 'config.json eos_token_id, renumbered');
   for (let k = 1; k < keptOldIds.length; k++) assert.ok(keptOldIds[k]! > keptOldIds[k - 1]!, 'old order kept');
   for (const text of corpus) {
     const before = Array.from(fullTokenizer.encode(text));
