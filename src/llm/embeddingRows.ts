@@ -101,3 +101,13 @@ function fill(out: Float32Array, width: number, targets: Int32Array, init: RowIn
   const mean = Float32Array.from(sum, (s) => s / count);
   for (const r of targets) out.set(mean, r * width);
 }
+
+/**
+ * Applies the tokenizer side's vocabulary plan (src/llm/vocabCodes.ts planVocabulary): the tables
+ * get `vocabSize` rows, then every row in `reinitRows` (each code token, including ids that landed
+ * on Qwen's padding rows) is initialised with `init`.
+ */
+export function applyVocabularyPlan(model: QwenModel, plan: { vocabSize: number; reinitRows: Int32Array }, init: RowInit): void {
+  if (plan.vocabSize !== model.vocabSize) resizeVocabulary(model, plan.vocabSize, init);
+  if (plan.reinitRows.length > 0) reinitRows(model, plan.reinitRows, init);
+}

@@ -9,7 +9,7 @@ export { loadQwen, saveQwen, weightBytes, GENERATION_CONFIG_FILE } from './check
 export type { LoadOptions, SaveOptions } from './checkpoint.js';
 export { randomQwen, scratchConfig, ScratchModelSchema } from './random.js';
 export type { ScratchModel } from './random.js';
-export { resizeVocabulary, reinitRows, keepRows } from './embeddingRows.js';
+export { resizeVocabulary, reinitRows, keepRows, applyVocabularyPlan } from './embeddingRows.js';
 export type { RowInit } from './embeddingRows.js';
 export { weightSpecs, linearModuleNames, parameterCount, layerModule, EMBED, LM_HEAD, FINAL_NORM, INIT_STD } from './weights.js';
 export type { WeightSpec } from './weights.js';

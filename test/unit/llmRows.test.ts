@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selectBackend, tf } from '../../src/tensor/backend.js';
 import { loadQwen } from '../../src/llm/checkpoint.js';
-import { keepRows, reinitRows, resizeVocabulary } from '../../src/llm/embeddingRows.js';
+import { applyVocabularyPlan, keepRows, reinitRows, resizeVocabulary } from '../../src/llm/embeddingRows.js';
 import type { QwenModel } from '../../src/llm/model.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/llm/', import.meta.url));
@@ -77,5 +77,18 @@ test('keepRows prunes the vocabulary: remapped ids give the same hidden states a
   const pruned = logits(model, remapped);
   pruned.forEach((row, r) => row.forEach((v, c) => assert.ok(Math.abs(v - full[r]![kept[c]!]!) < 1e-5, `row ${r} column ${c}`)));
   assert.throws(() => keepRows(model, Int32Array.of(1, 1)), /row 1 is listed twice/);
+  model.dispose();
+});
+
+test('applyVocabularyPlan grows the tables and re-initialises every planned row, padding rows included', async () => {
+  const model = await loadQwen(join(FIXTURES, 'qwen2-tiny'));
+  const before = rows(model, 'model.embed_tokens.weight');
+  // As for Qwen: ids 290..309 are code tokens, 290..299 landed on rows the config already had.
+  const plan = { vocabSize: 310, reinitRows: Int32Array.from({ length: 20 }, (_, i) => 290 + i) };
+  applyVocabularyPlan(model, plan, { kind: 'normal', seed: 3 });
+  const after = rows(model, 'model.embed_tokens.weight');
+  assert.equal(after.length, 310);
+  assert.deepEqual(after.slice(0, 290), before.slice(0, 290));
+  for (let r = 290; r < 300; r++) assert.notDeepEqual(after[r], before[r], `row ${r} re-initialised`);
   model.dispose();
 });
