@@ -36,9 +36,15 @@ const { values } = parseArgs({
   },
 });
 
-const SIZES: Record<string, { model: Partial<ScratchModel>; vocab: number; prompt: [number, number]; preset: keyof typeof FINETUNE_PRESETS }> = {
-  tiny: { model: { hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 128 }, vocab: 1000, prompt: [20, 100], preset: 'tiny' },
-  'cpu-beauty': { model: { hiddenSize: 256, layers: 4, heads: 4, kvHeads: 2, intermediateSize: 768 }, vocab: 8000, prompt: [40, 200], preset: 'cpu-beauty' },
+/** The preset's scratch model (FINETUNE_PRESETS[..].base), a vocabulary of the size pruning leaves, LC-Rec-like prompt lengths. */
+const SIZES: Record<string, { vocab: number; prompt: [number, number]; preset: 'tiny' | 'cpu-beauty' }> = {
+  tiny: { vocab: 1000, prompt: [20, 100], preset: 'tiny' },
+  'cpu-beauty': { vocab: 8000, prompt: [40, 200], preset: 'cpu-beauty' },
+};
+const modelOf = (preset: 'tiny' | 'cpu-beauty'): Partial<ScratchModel> => {
+  const base = FINETUNE_PRESETS[preset].base;
+  if (base.kind !== 'scratch') throw new Error(`preset ${preset} has no scratch model`);
+  return base.model;
 };
 const RESPONSE = 5;
 const steps = Number(values.steps);
@@ -65,7 +71,7 @@ const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** di
 for (const name of values.models.split(',')) {
   const size = SIZES[name];
   if (!size) throw new Error(`unknown size '${name}' (known: ${Object.keys(SIZES).join(', ')})`);
-  const config = scratchConfig(size.model, size.vocab, { eos: 0, pad: 0 });
+  const config = scratchConfig(modelOf(size.preset), size.vocab, { eos: 0, pad: 0 });
   const model = randomQwen(config, 1);
   const preset = FINETUNE_PRESETS[size.preset];
   const settings: FinetuneSettings = {
@@ -134,6 +140,8 @@ for (const name of values.models.split(',')) {
       backend: info.name,
       mode: values.lora ? 'lora' : 'full',
       parameters: parameterCount(config),
+      hidden: config.hidden_size,
+      layers: config.num_hidden_layers,
       vocab: config.vocab_size,
       sequences_per_step: perStep,
       max_length: settings.maxLength,

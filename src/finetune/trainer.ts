@@ -156,10 +156,16 @@ export async function finetune(model: CausalLM, data: FinetuneData, settingsInpu
       const chosen = epochUnits(data.units, unitsPerEpoch, rng);
       const prepared: PreparedSequence[] = [];
       let truncatedPrompts = 0;
-      for (const u of chosen) {
+      for (const [k, u] of chosen.entries()) {
         const seq = prepareSequence(data.render(u, epoch), data.eosId, settings.maxLength, `sample unit ${u} (epoch ${epoch + 1})`);
         if (seq.truncated > 0) truncatedPrompts++;
         prepared.push(seq);
+        if (k % 2000 === 1999) {
+          // Rendering a large epoch takes a while: keep the worker's heartbeats and polls going.
+          opts.onProgress?.({ phase: `rendering epoch ${epoch + 1}`, done: k + 1, total: chosen.length });
+          await yieldToEventLoop();
+          opts.signal?.throwIfAborted();
+        }
       }
       const lengths = Int32Array.from(prepared, (s) => s.ids.length);
       const plan = planEpoch(lengths, settings.batchSize, settings.bucketWindow, rng); // indices into `prepared`
@@ -191,6 +197,7 @@ export async function finetune(model: CausalLM, data: FinetuneData, settingsInpu
           tf.dispose(grads);
           sequences += batch.batch;
           tokens += batch.realTokens;
+          if (k < group.length - 1) await yieldToEventLoop(); // between micro-batches too: a step can take seconds
         }
         const norm = globalNorm(acc);
         const lr = settings.learningRate * cosineWithWarmup(optimizer.step, warmupSteps, totalSteps);
