@@ -10,8 +10,8 @@
  * trained ones), semantic IDs (distinct random 4 x 256 codes for every item, the cpu-beauty
  * shape), and the prompt tokens (45 template tokens + 5 per history item, <= 20 items, the length
  * of the cpu-beauty seqrec prompts: SFT header, instruction, 4 code tokens and ", " per item).
- * Model shapes: `tiny` 64 hidden, 2 layers; `cpu-beauty` ScratchModelSchema's defaults (256
- * hidden, 4 layers, 4 heads, 2 KV heads) with a 6,000-token text vocabulary.
+ * Model shapes: the scratch base models of the `tiny` and `cpu-beauty` presets
+ * (src/finetune/baseModel.ts BASE_MODEL_PRESETS), with a 6,000-token (pruned) text vocabulary.
  * Prints one JSON line. Not run by CI.
  *   node --import tsx bench/eval.ts [--shape cpu-beauty|tiny] [--users 256] [--beam 10] [--batch 32]
  */
@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { readSequenceData } from '../src/data/datasetReader.js';
 import { ingest } from '../src/data/ingest.js';
 import { evaluateUsers, type RenderPrompt } from '../src/eval/generative.js';
+import { BASE_MODEL_PRESETS } from '../src/finetune/baseModel.js';
 import { randomQwen, scratchConfig, type ScratchModel } from '../src/llm/random.js';
 import type { SessionFactory } from '../src/search/decodeSession.js';
 import { DecodingTrie } from '../src/search/decodingTrie.js';
@@ -40,12 +41,9 @@ const { values } = parseArgs({
     dataset: { type: 'string' },
   },
 });
-const SHAPES: Record<string, Partial<ScratchModel>> = {
-  tiny: { hiddenSize: 64, intermediateSize: 192, layers: 2, heads: 2, kvHeads: 1 },
-  'cpu-beauty': {},
-};
-const shape = SHAPES[values.shape];
-if (!shape) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
+const preset = BASE_MODEL_PRESETS[values.shape as keyof typeof BASE_MODEL_PRESETS];
+if (!preset || preset.kind !== 'scratch') throw new Error(`--shape must be one of ${Object.keys(BASE_MODEL_PRESETS).join(', ')}`);
+const shape: ScratchModel = preset.model;
 const users = Number(values.users);
 const beam = Number(values.beam);
 const batch = Number(values.batch);
