@@ -11,7 +11,7 @@ import { readSemanticIds } from '../semid/writeSemanticIds.js';
 import type { ArtifactStore } from '../store/artifactStore.js';
 import { readParquet } from '../tables/parquet.js';
 import { readEvaluationMetrics, type EvaluationMetrics } from '../eval/evaluationFiles.js';
-import { EVAL_METRICS_FILE, EVALUATE_STAGE, FINETUNE_STAGE, TRAINING_LOG_FILE, TrainingLogSchema, type TrainingLog } from './llmFiles.js';
+import { EVAL_METRICS_FILE, EVALUATE_SHARD_STAGE, EVALUATE_STAGE, FINETUNE_STAGE, TRAINING_LOG_FILE, TrainingLogSchema, type TrainingLog } from './llmFiles.js';
 import { referenceFor, type ReferenceTable } from './references.js';
 import {
   BaselineMetricsSchema,
@@ -67,7 +67,7 @@ const RunManifestSchema = z.looseObject({
 type RunManifestView = z.infer<typeof RunManifestSchema>;
 
 /** Stages whose work runs on the tensor engine; the others are plain CPU code. */
-const TENSOR_STAGES = new Set(['rqvae', 'semid', 'finetune', 'evaluate']);
+const TENSOR_STAGES = new Set(['rqvae', 'semid', FINETUNE_STAGE, EVALUATE_STAGE, EVALUATE_SHARD_STAGE]);
 const PLAIN_STAGES = new Set(['ingest', 'embed', 'prompts']);
 /** Stages whose files the report reads (readStageFiles). */
 const STAGES_READ = new Set(['ingest', 'rqvae', 'semid', 'baselines', FINETUNE_STAGE, EVALUATE_STAGE]);
@@ -168,11 +168,12 @@ export async function collectReportData(store: ArtifactStore, workflowId: string
     if (typeof artifact.summary.durationMs === 'number') timing.producedMs = artifact.summary.durationMs;
     // A reused stage ran in another process: only its own summary can say which backend it used.
     timing.backend = backendOf(status.stage, artifact.summary, status.state === 'done' ? manifest.environment?.tensorBackend : undefined);
+    // The evaluate shards describe the model they decoded (architecture, parameters, backend).
+    if ([EVALUATE_STAGE, EVALUATE_SHARD_STAGE].includes(status.stage) && typeof artifact.summary.model === 'string') data.evaluatedModel ??= artifact.summary.model;
     // Only stages the report reads are fetched (on S3, localDir downloads every file of the artifact).
     if (!STAGES_READ.has(status.stage)) continue;
     const dir = await store.localDir(artifact);
     await readStageFiles(data, status.stage, dir, artifact.files.map((f) => f.name));
-    if (status.stage === EVALUATE_STAGE && typeof artifact.summary.model === 'string') data.evaluatedModel = artifact.summary.model;
   }
   for (const [stage, what] of [
     ['ingest', 'dataset statistics'],

@@ -15,7 +15,9 @@ import { TRAINING_LOG_FILE, TRAINING_LOG_FORMAT } from '../finetune/trainingLog.
 import { METRICS_FILE } from '../eval/evaluationFiles.js';
 
 export const FINETUNE_STAGE = 'finetune';
+/** The merge of the evaluation (metrics.json), and its shards (one activity each; their summaries name the model). */
 export const EVALUATE_STAGE = 'evaluate';
+export const EVALUATE_SHARD_STAGE = 'evaluate-shard';
 export { TRAINING_LOG_FILE, METRICS_FILE as EVAL_METRICS_FILE };
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');

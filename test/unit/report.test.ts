@@ -95,7 +95,8 @@ test('the LLM sections show the evaluate stage\'s template mean, each template, 
   await writeTrainingLog(logDir, log);
   const stages = [
     await publish(store, 'finetune', { 'training_log.json': await readFile(join(logDir, 'training_log.json'), 'utf8') }),
-    await publish(store, 'evaluate', { 'metrics.json': JSON.stringify(metrics) }, { model: 'qwen3 2-layer test model' }),
+    await publish(store, 'evaluate-shard', { 'shard.json': '{}' }, { shard: 0, shards: 1, model: 'qwen3 2-layer test model' }),
+    await publish(store, 'evaluate', { 'metrics.json': JSON.stringify(metrics) }, { users: 4, modelSeconds: 1.5, searchSeconds: 0.25 }),
     { stage: 'semid', state: 'failed', error: 'semid: <img src=x onerror=alert(1)> broke' },
     { stage: 'prompts', state: 'running' },
   ];
