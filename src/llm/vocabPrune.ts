@@ -50,8 +50,6 @@ export function pruneVocabulary(files: TokenizerFiles, corpus: readonly string[]
   const merges = (files.tokenizer.model.merges ?? []) as Merge[];
   const pairs = merges.map(mergePair);
 
-  // Tokens by string: used by the corpus, the byte alphabet, configured specials, then closure.
-  const keep = new Set<string>();
   const usedIds = new Uint8Array(size);
   // A fingerprint of each text's ids, so the verification needs no second full-vocabulary pass.
   const fingerprints = new Float64Array(corpus.length);
@@ -60,15 +58,7 @@ export function pruneVocabulary(files: TokenizerFiles, corpus: readonly string[]
     for (const id of ids) usedIds[id] = 1;
     fingerprints[i] = fingerprint(ids);
   });
-  for (const [token, id] of vocab) if (usedIds[id] === 1) keep.add(token);
-  for (const ch of byteAlphabet()) if (vocab.has(ch)) keep.add(ch);
-  for (const field of [files.config.eos_token, files.config.pad_token, files.config.bos_token, files.config.unk_token]) {
-    const t = tokenContent(field);
-    if (t !== null && vocab.has(t)) keep.add(t);
-  }
-  const unk = files.tokenizer.model.unk_token;
-  if (typeof unk === 'string' && vocab.has(unk)) keep.add(unk);
-  closeOverMerges(keep, pairs);
+  const keep = keptTokens(files, vocab, usedIds, pairs);
 
   // New ids: the kept old ids (base vocabulary and added tokens alike) ranked in their old order.
   const keptFlags = new Uint8Array(size);
@@ -136,6 +126,19 @@ export function prunedId(keptOldIds: Int32Array, oldId: number): number | undefi
     else hi = mid - 1;
   }
   return undefined;
+}
+
+/** Base-vocabulary tokens to keep: used by the corpus, the byte alphabet, configured specials, and their merge closure. */
+function keptTokens(files: TokenizerFiles, vocab: Map<string, number>, usedIds: Uint8Array, pairs: [string, string][]): Set<string> {
+  const keep = new Set<string>();
+  for (const [token, id] of vocab) if (usedIds[id] === 1) keep.add(token);
+  for (const ch of byteAlphabet()) if (vocab.has(ch)) keep.add(ch);
+  const { eos_token, pad_token, bos_token, unk_token } = files.config;
+  for (const t of [eos_token, pad_token, bos_token, unk_token].map(tokenContent)) if (t !== null && vocab.has(t)) keep.add(t);
+  const unk = files.tokenizer.model.unk_token;
+  if (typeof unk === 'string' && vocab.has(unk)) keep.add(unk);
+  closeOverMerges(keep, pairs);
+  return keep;
 }
 
 /** Adds every token that a kept token is merged from, recursively (all merges producing it). */
