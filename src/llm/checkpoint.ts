@@ -12,7 +12,7 @@
  * is written under a temporary name and renamed into place when complete; `addFiles` lets the
  * tokenizer side write its files into it before that.
  */
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import { tf } from '../tensor/backend.js';
@@ -91,13 +91,37 @@ export async function loadQwen(dir: string, opts: LoadOptions = {}): Promise<Qwe
   } finally {
     await source.close();
   }
-  return new QwenModel(config, weights, raw);
+  const model = new QwenModel(config, weights, raw);
+  model.generationConfig = await readGenerationConfig(dir);
+  return model;
+}
+
+/** generation_config.json of a model directory when present (sampling defaults, eos ids), kept for saving. */
+async function readGenerationConfig(dir: string): Promise<Record<string, unknown> | null> {
+  const file = join(dir, GENERATION_CONFIG_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new BadInputError('not a JSON object', { file });
 }
 
 export interface SaveOptions {
   /** Shard the weights into files of at most this many bytes (with an index); default: one file. */
   maxShardBytes?: number;
-  /** Write generation_config.json (bos/eos/pad ids from the config); default true. */
+  /**
+   * Write generation_config.json: the loaded model's own (model.generationConfig), else one with
+   * the bos/eos/pad ids of the config; default true.
+   */
   generationConfig?: boolean;
   /** Writes more files (tokenizer.json, tokenizer_config.json...) into the directory before it is published. */
   addFiles?: (dir: string) => Promise<void>;
@@ -117,7 +141,9 @@ export async function saveQwen(model: QwenModel, dir: string, opts: SaveOptions 
     await writeWeights(model, temp, opts.maxShardBytes ?? Infinity);
     const config = model.config;
     await writeJson(join(temp, 'config.json'), configJson(config, model.rawConfig));
-    if (opts.generationConfig ?? true) {
+    if ((opts.generationConfig ?? true) && model.generationConfig) {
+      await writeJson(join(temp, GENERATION_CONFIG_FILE), model.generationConfig);
+    } else if (opts.generationConfig ?? true) {
       const generation: Record<string, unknown> = { _from_model_config: true };
       if (config.bos_token_id !== null) generation['bos_token_id'] = config.bos_token_id;
       if (config.eos_token_id !== null) generation['eos_token_id'] = config.eos_token_id;

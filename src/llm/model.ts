@@ -31,6 +31,8 @@ export class QwenModel implements CausalLM {
   readonly sessions: SessionFactory;
   /** The config.json this model was loaded from (keys we do not model are kept when saving). */
   readonly rawConfig: Record<string, unknown>;
+  /** The generation_config.json loaded with the model, written back by saveQwen; null for new models. */
+  generationConfig: Record<string, unknown> | null = null;
   private readonly store: Map<string, tf.Variable>;
   private readonly invFreq: Float32Array;
   private readonly rotateHalf: tf.Tensor2D;
