@@ -25,6 +25,9 @@ for (const c of ROUNDTRIP_CASES) {
       const actual: Record<string, string> = {};
       for (const file of (await readdir(dir)).sort()) actual[file] = createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
       assert.deepEqual(actual, expected);
+      // transformers used every tensor and missed none (it would fill missing ones randomly).
+      const loading = JSON.parse(fixture.metadata['loading_info']!) as Record<string, unknown[]>;
+      for (const [key, list] of Object.entries(loading)) assert.deepEqual(list, [], `transformers loading_info.${key}`);
 
       const model = await loadQwen(dir);
       assert.equal(String(model.vocabSize), fixture.metadata['vocab_size']);

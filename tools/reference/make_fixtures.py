@@ -153,7 +153,14 @@ def roundtrip(model_dir, ids_file, out_file):
         if os.path.isfile(path):
             with open(path, "rb") as f:
                 files[entry] = hashlib.sha256(f.read()).hexdigest()
-    model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="eager", dtype=torch.float32).eval()
+    model, info = AutoModelForCausalLM.from_pretrained(
+        model_dir, attn_implementation="eager", dtype=torch.float32, output_loading_info=True)
+    model.eval()
+    # transformers fills missing weights with random values and only warns: a saved directory must
+    # load completely, every tensor used, or the logits below would prove nothing.
+    problems = {key: sorted(map(str, value)) for key, value in info.items() if value}
+    if problems:
+        raise SystemExit(f"{model_dir} did not load cleanly: {problems}")
     given = load_file(ids_file)
     tensors = {}
     s = 0
@@ -165,7 +172,8 @@ def roundtrip(model_dir, ids_file, out_file):
         tensors[f"hidden_{s}"] = np.ascontiguousarray(hidden, dtype=np.float32)
         s += 1
     metadata = {"files": json.dumps(files, sort_keys=True), "versions": json.dumps(versions(), sort_keys=True),
-                "vocab_size": str(model.config.vocab_size), "class": type(model).__name__}
+                "vocab_size": str(model.config.vocab_size), "class": type(model).__name__,
+                "loading_info": json.dumps({key: sorted(map(str, value)) for key, value in info.items()}, sort_keys=True)}
     save_file(tensors, out_file, metadata=metadata)
     print(f"{out_file}: {type(model).__name__}, vocab {model.config.vocab_size}, {s} sequences, files {files}")
 
