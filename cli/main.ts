@@ -16,6 +16,7 @@ import { listRuns, showStatus } from './statusCommand.js';
 import { openSession, store } from './temporal.js';
 import { STAGE_NAMES, type PipelineInput, type RerunRequest, type StageName } from '../src/pipeline/contracts.js';
 import { cancelRun } from './cancelCommand.js';
+import { registerReportCommand } from './reportCommand.js';
 import { changeSchedule, createSchedule, describeSchedule, listSchedules, SCHEDULE_PREFIX, scheduleSpecOf } from './scheduleCommand.js';
 import { parseDuration } from '../src/store/names.js';
 
@@ -282,6 +283,8 @@ withConfigOptions(
   const report = await runBaselines(data, flags.out, config.baselines, { seed: config.seed, log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(`${renderBaselineReport(report)}\nwrote ${flags.out}/metrics.json and predictions.parquet\n`);
 });
+
+registerReportCommand(program, artifactsOption);
 
 try {
   await program.parseAsync(process.argv);
