@@ -48,14 +48,20 @@ class QwenDecodeSession implements DecodeSession {
     const { num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim, num_hidden_layers: layers } = model.config;
     const shape = { batch: rows, seq, heads, kvHeads, headDim };
     const caches: LayerCache[] = [];
-    const last = tf.tidy(() => {
-      const mask = causalMask(seq, heads / kvHeads);
-      const hidden = model.run(ids, positions, (_layer, q, k, v) => {
-        caches.push(keepCache(toCache(k, v, rows, seq, kvHeads, headDim)));
-        return causalAttention(q, k, v, shape, mask);
-      }, linear);
-      return tf.gather(hidden, Int32Array.from(prompts, (p, r) => r * seq + p.length - 1)) as tf.Tensor2D;
-    });
+    let last: tf.Tensor2D;
+    try {
+      last = tf.tidy(() => {
+        const mask = causalMask(seq, heads / kvHeads);
+        const hidden = model.run(ids, positions, (_layer, q, k, v) => {
+          caches.push(keepCache(toCache(k, v, rows, seq, kvHeads, headDim)));
+          return causalAttention(q, k, v, shape, mask);
+        }, linear);
+        return tf.gather(hidden, Int32Array.from(prompts, (p, r) => r * seq + p.length - 1)) as tf.Tensor2D;
+      });
+    } catch (error) {
+      disposeCaches(caches); // kept tensors outlive the tidy that failed
+      throw error;
+    }
     if (caches.length !== layers) throw new Error(`prefill cached ${caches.length} layers of ${layers}`);
     return new QwenDecodeSession(model, linear, Int32Array.from(prompts, (p) => p.length), seq, 0, caches, last);
   }
@@ -92,6 +98,11 @@ class QwenDecodeSession implements DecodeSession {
     }
     const { num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim } = this.model.config;
     const rows = parents.length;
+    if (rows === 0) {
+      // Every row dropped: nothing left to decode, but the session stays valid (and empty).
+      this.replaceState([], tf.zeros([0, this.model.hiddenSize]), new Int32Array(0));
+      return;
+    }
     const promptLength = Int32Array.from(parents, (p) => this.promptLength[p] as number);
     const kvRows = new Int32Array(rows * kvHeads);
     parents.forEach((p, j) => {
@@ -104,17 +115,27 @@ class QwenDecodeSession implements DecodeSession {
     }
     const positions = Int32Array.from(promptLength, (n) => n + this.steps);
     const next: LayerCache[] = [];
-    const last = tf.tidy(() => {
-      const maskT = tf.tensor3d(mask, [rows * kvHeads, 1, slots]);
-      return this.model.run(tokens, positions, (layer, q, k, v) => {
-        const grown = keepCache(growCache(this.caches[layer] as LayerCache, kvRows, k, v, headDim));
-        next.push(grown);
-        return decodeAttention(q, grown, maskT, heads, kvHeads, headDim);
-      }, this.linear);
-    });
+    let last: tf.Tensor2D;
+    try {
+      last = tf.tidy(() => {
+        const maskT = tf.tensor3d(mask, [rows * kvHeads, 1, slots]);
+        return this.model.run(tokens, positions, (layer, q, k, v) => {
+          const grown = keepCache(growCache(this.caches[layer] as LayerCache, kvRows, k, v, headDim));
+          next.push(grown);
+          return decodeAttention(q, grown, maskT, heads, kvHeads, headDim);
+        }, this.linear);
+      });
+    } catch (error) {
+      disposeCaches(next); // the session keeps its state before this call
+      throw error;
+    }
+    this.replaceState(next, last, promptLength);
+  }
+
+  private replaceState(caches: LayerCache[], last: tf.Tensor2D, promptLength: Int32Array): void {
     disposeCaches(this.caches);
     this.last.dispose();
-    this.caches = next;
+    this.caches = caches;
     this.last = last;
     this.promptLength = promptLength;
     this.steps += 1;

@@ -125,3 +125,18 @@ test('the device path of the cache growth (native backends) equals the typed-arr
   assert.deepEqual(host.v.arraySync(), device.v.arraySync());
   tf.dispose([cache.kT, cache.v, k, v, host.kT, host.v, device.kT, device.v]);
 });
+
+test('a failed advance leaves the session as it was; dropping every row leaves an empty, valid session', async () => {
+  const model = await loadQwen(join(FIXTURES, 'qwen2-tiny'));
+  const session = await model.sessions.start([Int32Array.of(1, 2), Int32Array.of(3)]);
+  const before = await session.nextLogits([Int32Array.of(5), Int32Array.of(6)]);
+  const tensors = tf.memory().numTensors;
+  await assert.rejects(session.advance(Int32Array.of(0, 1), Int32Array.of(4, 300)), /token id 300 at index 1 is outside the vocabulary/);
+  assert.equal(tf.memory().numTensors, tensors);
+  assert.deepEqual(await session.nextLogits([Int32Array.of(5), Int32Array.of(6)]), before);
+  await session.advance(Int32Array.of(), Int32Array.of());
+  assert.equal(session.rows, 0);
+  assert.deepEqual(await session.nextLogits([]), []);
+  session.dispose();
+  model.dispose();
+});
