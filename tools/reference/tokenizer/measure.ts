@@ -3,8 +3,8 @@
  *   node --import tsx tools/reference/tokenizer/measure.ts [dataset dir] [preset] [out dir]
  * Defaults: ../shared/datasets/amazon2014-beauty, paper, no output.
  *
- * Prompts are the prompts stage's own (src/prompts): every training sample of the preset rendered
- * with its epoch-0 template, the valid/test samples, and every template once. The item titles are
+ * Prompts are the prompts stage's own (src/prompts), every split, as pruningCorpus renders them
+ * (src/llm/vocabCorpus.ts: each unit once, templates rotating, every template once). Titles are
  * the dataset's; the semantic IDs are stand-ins (4 levels x 256, a hash of the item id), since
  * item codes do not change which BPE tokens the text needs. Reports: the Qwen3 tokenizer's load
  * time, encode throughput (strings/s, tokens/s), the pruned vocabulary size and pruning time.
@@ -14,16 +14,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SemanticVocabulary } from '../../../src/semid/vocabulary.js';
 import { buildSamples } from '../../../src/prompts/samples.js';
-import { renderSample, type PromptContext } from '../../../src/prompts/render.js';
+import type { PromptContext } from '../../../src/prompts/render.js';
 import { promptDescription, promptTitle } from '../../../src/prompts/promptText.js';
 import { PROMPTS_PRESETS } from '../../../src/prompts/settings.js';
-import { TEMPLATES, type PromptTask } from '../../../src/prompts/templates.js';
-import { drawTemplate } from '../../../src/prompts/templateDraw.js';
+import { TEMPLATES } from '../../../src/prompts/templates.js';
 import { fmix32 } from '../../../src/tensor/rng.js';
 import { HfTokenizer } from '../../../src/llm/tokenizer.js';
 import { qwen3TokenizerDir, readTokenizerDir, saveTokenizerDir } from '../../../src/llm/tokenizerFiles.js';
 import { addCodeTokens, codeTokensFor } from '../../../src/llm/vocabCodes.js';
 import { pruneVocabulary } from '../../../src/llm/vocabPrune.js';
+import { pruningCorpus } from '../../../src/llm/vocabCorpus.js';
 
 const datasetDir = process.argv[2] ?? '../shared/datasets/amazon2014-beauty';
 const preset = (process.argv[3] ?? 'paper') as keyof typeof PROMPTS_PRESETS;
@@ -47,25 +47,9 @@ const items = {
 const sequences = Object.keys(inter).map((u) => Int32Array.from(inter[u]!));
 const sets = buildSamples({ sequences, items, settings, seed: SEED });
 const ctx: PromptContext = { templates: TEMPLATES, items, history: settings.history };
-const texts: string[] = [];
-sets.train.forEach((unit, i) => {
-  const r = renderSample(unit, drawTemplate(SEED, 0, i, unit.templateIds), ctx);
-  texts.push(r.prompt + r.response);
-});
-for (const unit of [...sets.valid, ...sets.test]) texts.push(renderSample(unit, unit.templateIds[0]!, ctx).prompt);
-// Every template once, so the words of templates not drawn in epoch 0 are kept too.
-for (const unit of [sets.train.find((u) => u.task === 'seqrec'), ...sets.train.filter((u) => u.task !== 'seqrec').slice(0, 1000)]) {
-  if (unit === undefined) continue;
-  const task: PromptTask = unit.task;
-  TEMPLATES[task].forEach((t, id) => {
-    if (t.subtype === unit.subtype) {
-      const r = renderSample(unit, id, ctx);
-      texts.push(r.prompt + r.response);
-    }
-  });
-}
+const texts = pruningCorpus([...sets.train, ...sets.validLoss, ...sets.valid, ...sets.test], ctx);
 const chars = texts.reduce((n, t) => n + t.length, 0);
-console.log(`corpus: ${texts.length} texts (${sets.train.length} train, ${sets.valid.length + sets.test.length} eval), ${(chars / texts.length).toFixed(0)} chars each on average, preset ${preset}`);
+console.log(`corpus (pruningCorpus): ${texts.length} texts (${sets.train.length} train units), ${(chars / texts.length).toFixed(0)} chars each on average, preset ${preset}`);
 
 let t0 = performance.now();
 const base = await readTokenizerDir(qwen3TokenizerDir());
