@@ -39,6 +39,11 @@ export interface SequenceSet {
  * Spec A.3: group by user, stable-sort by time (ties keep file order: the documented
  * tie-break), drop repeats keeping the earliest, drop items without metadata, iterative k-core,
  * then remap ids by first appearance.
+ *
+ * Memory: everything lives in a few flat typed arrays over all interactions (rows grouped by
+ * user, compacted in place by each filter), with no per-user allocation until the result, whose
+ * per-user sequences are views into two shared buffers. Millions of interactions cost tens of
+ * bytes each, not the kilobytes of per-user arrays, sets and copies.
  */
 export function buildSequences(log: InteractionLog, opts: SequenceOptions): SequenceSet {
   const { user, item, time } = log.columns();
@@ -50,33 +55,37 @@ export function buildSequences(log: InteractionLog, opts: SequenceOptions): Sequ
   for (let i = 0; i < user.length; i++) start[user[i]! + 1]!++;
   for (let u = 0; u < userCount; u++) start[u + 1]! += start[u]!;
   const fill = start.slice(0, userCount);
-  const order = new Int32Array(user.length);
-  for (let i = 0; i < user.length; i++) order[fill[user[i]!]!++] = i;
+  const rows = new Int32Array(user.length);
+  for (let i = 0; i < user.length; i++) rows[fill[user[i]!]!++] = i;
 
-  // Per user: chronological (stable) order, dedupe, metadata filter.
-  let seqs: Int32Array[] = new Array(userCount);
+  // Per user: chronological order (ties by row index, i.e. file order), dedupe, metadata filter,
+  // compacting the kept rows to the left. `seenBy[item] === u` marks an item user u already has.
+  const seenBy = new Int32Array(log.items.size).fill(-1);
+  const byTime = (a: number, b: number) => time[a]! - time[b]! || a - b;
+  let write = 0;
   for (let u = 0; u < userCount; u++) {
-    const rows = Array.from(order.subarray(start[u]!, start[u + 1]!));
-    if (log.hasTimestamps) rows.sort((a, b) => time[a]! - time[b]!);
-    const seen = opts.dedupe ? new Set<number>() : undefined;
-    const kept: number[] = [];
-    for (const row of rows) {
+    const from = start[u]!;
+    const to = start[u + 1]!;
+    if (log.hasTimestamps && to - from > 1) rows.subarray(from, to).sort(byTime);
+    start[u] = write;
+    for (let r = from; r < to; r++) {
+      const row = rows[r]!;
       const it = item[row]!;
-      if (seen) {
-        if (seen.has(it)) {
+      if (opts.dedupe) {
+        if (seenBy[it] === u) {
           dropped.duplicates++;
           continue;
         }
-        seen.add(it);
+        seenBy[it] = u;
       }
       if (opts.itemHasMetadata && !opts.itemHasMetadata(it)) {
         dropped.missingMetadata++;
         continue;
       }
-      kept.push(row);
+      rows[write++] = row;
     }
-    seqs[u] = Int32Array.from(kept);
   }
+  start[userCount] = write;
 
   // Iterative k-core over users and items until a pass removes nothing.
   let rounds = 0;
@@ -85,18 +94,24 @@ export function buildSequences(log: InteractionLog, opts: SequenceOptions): Sequ
     for (;;) {
       rounds++;
       itemCount.fill(0);
-      for (const rows of seqs) for (const row of rows) itemCount[item[row]!]!++;
+      for (let r = 0; r < start[userCount]!; r++) itemCount[item[rows[r]!]!]!++;
       let removed = 0;
-      seqs = seqs.map((rows) => {
-        if (rows.length === 0) return rows;
-        if (rows.length < opts.kCore) {
-          removed += rows.length;
-          return new Int32Array(0);
+      write = 0;
+      for (let u = 0; u < userCount; u++) {
+        const from = start[u]!;
+        const to = start[u + 1]!;
+        start[u] = write;
+        if (to - from < opts.kCore) {
+          removed += to - from;
+          continue;
         }
-        const keep = rows.filter((row) => itemCount[item[row]!]! >= opts.kCore);
-        removed += rows.length - keep.length;
-        return keep;
-      });
+        for (let r = from; r < to; r++) {
+          const row = rows[r]!;
+          if (itemCount[item[row]!]! >= opts.kCore) rows[write++] = row;
+          else removed++;
+        }
+      }
+      start[userCount] = write;
       dropped.kCore += removed;
       if (removed === 0) break;
     }
@@ -106,28 +121,33 @@ export function buildSequences(log: InteractionLog, opts: SequenceOptions): Sequ
   const userSource: number[] = [];
   const itemNewId = new Int32Array(log.items.size).fill(-1);
   const itemSource: number[] = [];
+  const total = start[userCount]!;
+  const ids = new Int32Array(total);
+  const times = new Float64Array(total);
   const sequences: Int32Array[] = [];
   const timestamps: Float64Array[] = [];
+  let out = 0;
   for (let u = 0; u < userCount; u++) {
-    const rows = seqs[u]!;
-    if (rows.length < opts.minSequenceLength) {
-      dropped.shortSequences += rows.length;
+    const from = start[u]!;
+    const to = start[u + 1]!;
+    if (to - from < opts.minSequenceLength) {
+      dropped.shortSequences += to - from;
       continue;
     }
     userSource.push(u);
-    const ids = new Int32Array(rows.length);
-    const times = new Float64Array(rows.length);
-    rows.forEach((row, i) => {
+    const first = out;
+    for (let r = from; r < to; r++) {
+      const row = rows[r]!;
       const it = item[row]!;
       if (itemNewId[it] === -1) {
         itemNewId[it] = itemSource.length;
         itemSource.push(it);
       }
-      ids[i] = itemNewId[it]!;
-      times[i] = time[row]!;
-    });
-    sequences.push(ids);
-    timestamps.push(times);
+      ids[out] = itemNewId[it]!;
+      times[out++] = time[row]!;
+    }
+    sequences.push(ids.subarray(first, out));
+    timestamps.push(times.subarray(first, out));
   }
   return {
     userSource: Int32Array.from(userSource),
