@@ -106,3 +106,38 @@ test('pruning refuses a pruned tokenizer and a tokenizer that is not byte-level 
   const notByteLevel: TokenizerFiles = { ...full, tokenizer: { ...full.tokenizer, pre_tokenizer: { type: 'Whitespace' } } };
   assert.throws(() => pruneVocabulary(notByteLevel, corpus), (e: unknown) => e instanceof BadInputError && e.location.field === 'pre_tokenizer');
 });
+
+test('pruning renumbers the special-token ids of a template post-processor (BOS-adding tokenizers)', () => {
+  const bytes = byteAlphabet();
+  const vocabulary: Record<string, number> = Object.fromEntries(bytes.map((ch, i) => [ch, i]));
+  Object.assign(vocabulary, { ab: 256, xy: 257, abc: 258 });
+  const bos = { id: '<s>', ids: [259], tokens: ['<s>'] };
+  const tiny: TokenizerFiles = {
+    source: 'tiny',
+    tokenizer: {
+      added_tokens: [{ id: 259, content: '<s>', special: true, normalized: false, lstrip: false, rstrip: false, single_word: false }],
+      normalizer: null,
+      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true },
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { '<s>': bos },
+      },
+      decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true },
+      model: { type: 'BPE', vocab: vocabulary, merges: ['a b', 'x y', 'ab c'] },
+    },
+    config: { bos_token: '<s>', eos_token: '<s>' },
+    record: { format: 'lcrec.tokenizer/1', originDigest: 'test' },
+  };
+  const before = new HfTokenizer(tiny);
+  assert.deepEqual(Array.from(before.encode('abc')), [259, 258]);
+  assert.deepEqual(Array.from(before.encode('xy', { addSpecialTokens: false })), [257]);
+  const { files, keptOldIds } = pruneVocabulary(tiny, ['abc']);
+  const after = new HfTokenizer(files);
+  assert.equal(after.size, 256 + 3, 'bytes, ab, abc, <s>; xy dropped');
+  assert.deepEqual(Array.from(keptOldIds.slice(256)), [256, 258, 259]);
+  assert.deepEqual((files.tokenizer.post_processor as { special_tokens: Record<string, { ids: number[] }> }).special_tokens['<s>']!.ids, [258]);
+  assert.deepEqual(Array.from(after.encode('abc')), [258, 257], 'BOS added with its new id');
+  assert.equal(after.decode(after.encode('abc xy', { addSpecialTokens: false })), 'abc xy', 'xy still encodes, from bytes');
+});
