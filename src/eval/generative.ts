@@ -4,14 +4,16 @@
  * trie-constrained beam search, and record the ranked items and the target's rank (spec G,
  * metrics.ts for the formulas). Shards are merged by evaluationFiles.ts.
  *
- * Prompts of the same split and template are decoded in batches of `batchPrompts`, starting at
- * `users.from`. The search treats each prompt on its own (beamSearch.ts); a real model's logits
- * can still differ in their last bits with the other prompts of a batch (padding changes the
- * shapes of its sums), so shards start on batch boundaries (shards.ts) and every shard count
- * decodes the same batches.
+ * Prompts of the same split and template are decoded in batches of `batchPrompts`. The session
+ * pads every prompt to the longest of its batch, so users are taken in windows of
+ * LENGTH_SORT_BATCHES batches (from `users.from`), sorted by prompt length within a window (ties:
+ * user order) and batched in that order; rows are written back in user order. The search treats
+ * each prompt on its own (beamSearch.ts), but a real model's logits can differ in their last bits
+ * with the other prompts of a batch (padding changes the shapes of its sums), so shards start on
+ * window boundaries (shards.ts, `lengthSortWindow`) and every shard count decodes the same batches.
  */
 import { evalCase, type EvalSplit } from '../data/datasetReader.js';
-import { constrainedBeamSearch, newSearchTiming, type SearchTiming } from '../search/beamSearch.js';
+import { constrainedBeamSearch, newSearchTiming, type RankedItems, type SearchTiming } from '../search/beamSearch.js';
 import type { SessionFactory } from '../search/decodeSession.js';
 import type { DecodingTrie } from '../search/decodingTrie.js';
 import type { PredictionColumns } from './evaluate.js';
@@ -47,6 +49,14 @@ export interface UsersEvaluation {
   timing: SearchTiming & { prompts: number };
 }
 
+/** Batches per length-sorting window: long enough to group similar lengths, short enough to keep shards fine-grained. */
+export const LENGTH_SORT_BATCHES = 8;
+
+/** Users per length-sorting window; shards must start on multiples of it (relative to user 0). */
+export function lengthSortWindow(batchPrompts: number): number {
+  return batchPrompts * LENGTH_SORT_BATCHES;
+}
+
 export interface EvaluateUsersOptions {
   splits: readonly EvalSplit[];
   templates: readonly number[];
@@ -80,27 +90,37 @@ export async function evaluateUsers(
     for (const template of opts.templates) {
       const part = newPart(split, template, users, opts.beamWidth);
       let row = 0;
-      for (let start = 0; start < count; start += opts.batchPrompts) {
-        opts.signal?.throwIfAborted();
-        const batch = cases.slice(start, start + opts.batchPrompts);
-        const prompts = batch.map((c) => model.renderPrompt(c.history, template));
-        const ranked = await constrainedBeamSearch(model.sessions, prompts, model.trie, opts.beamWidth, timing);
-        ranked.forEach(({ items, scores }, i) => {
-          const user = users.from + start + i;
-          const target = (batch[i] as { target: number }).target;
-          part.target[start + i] = target;
-          part.targetRank[start + i] = rankOf(items, target);
+      const window = lengthSortWindow(opts.batchPrompts);
+      for (let blockStart = 0; blockStart < count; blockStart += window) {
+        const n = Math.min(count, blockStart + window) - blockStart;
+        const prompts = Array.from({ length: n }, (_, i) => model.renderPrompt((cases[blockStart + i] as { history: Int32Array }).history, template));
+        // Batches of similar lengths: the session pads every prompt to its batch's longest.
+        const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => (prompts[a] as Int32Array).length - (prompts[b] as Int32Array).length || a - b);
+        const results = new Array<RankedItems>(n);
+        for (let start = 0; start < n; start += opts.batchPrompts) {
+          opts.signal?.throwIfAborted();
+          const batch = order.subarray(start, start + opts.batchPrompts);
+          const ranked = await constrainedBeamSearch(model.sessions, Array.from(batch, (i) => prompts[i] as Int32Array), model.trie, opts.beamWidth, timing);
+          ranked.forEach((r, j) => (results[batch[j] as number] = r));
+          timing.prompts += batch.length;
+          opts.onProgress?.({ phase: `evaluating ${split}, template ${template}`, done: timing.prompts, total });
+          // Let the worker send heartbeats and poll between batches.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        // Rows in user order, whatever order the batches ran in.
+        for (let i = 0; i < n; i++) {
+          const at = blockStart + i;
+          const { items, scores } = results[i] as RankedItems;
+          const target = (cases[at] as { target: number }).target;
+          part.target[at] = target;
+          part.targetRank[at] = rankOf(items, target);
           for (let r = 0; r < items.length; r++, row++) {
-            part.predictions.user[row] = user;
+            part.predictions.user[row] = users.from + at;
             part.predictions.rank[row] = r;
             part.predictions.item[row] = items[r] as number;
             part.predictions.score[row] = scores[r] as number;
           }
-        });
-        timing.prompts += batch.length;
-        opts.onProgress?.({ phase: `evaluating ${split}, template ${template}`, done: timing.prompts, total });
-        // Let the worker send heartbeats and poll between batches.
-        await new Promise((resolve) => setImmediate(resolve));
+        }
       }
       part.predictions = trimColumns(part.predictions, row);
       parts.push(part);

@@ -17,7 +17,7 @@ export const EvaluateSettingsSchema = z.strictObject({
   allTemplates: z.boolean(),
   /** Which leave-one-out targets to evaluate: settings are chosen on valid, reported on test. */
   splits: z.array(z.enum(EVAL_SPLITS)).min(1),
-  /** Users are cut into this many contiguous shards (at batch boundaries), one activity each; results do not depend on it. */
+  /** Users are cut into this many contiguous shards (at batch-window boundaries), one activity each; results do not depend on it. */
   shards: z.int().min(1).max(1024),
   /** Prompts decoded together in one session (rows = prompts x beams). */
   batchPrompts: z.int().min(1).max(4096),

@@ -1,9 +1,10 @@
 /**
- * Deterministic user shards. Users are cut into batches of `align` (the evaluation's
- * batchPrompts): batch b = users [b * align, (b + 1) * align). Shard s of n holds the contiguous
- * batches [floor(s * B / n), floor((s + 1) * B / n)) of the B batches. So every shard decodes
- * exactly the batches that one shard would: a real model's logits may depend (in the last float
- * bits) on which prompts share a batch, and aligned shards keep even those bits identical. The
+ * Deterministic user shards. Users are cut into blocks of `align` (the evaluation's
+ * length-sorting window, generative.ts): block b = users [b * align, (b + 1) * align). Shard s of
+ * n holds the contiguous blocks [floor(s * B / n), floor((s + 1) * B / n)) of the B blocks. So
+ * every shard decodes exactly the batches that one shard would: a real model's logits may depend
+ * (in the last float bits) on which prompts share a batch, and aligned shards keep even those
+ * bits identical. The
  * merge concatenates shards in order, so any n gives the rows of n = 1 in the same order.
  */
 export interface UserRange {

@@ -11,7 +11,7 @@ import { BadInputError } from '../errors.js';
 import type { SessionFactory } from '../search/decodeSession.js';
 import { DecodingTrie, type CodeTokens } from '../search/decodingTrie.js';
 import { readSemanticIds, type SemanticIds } from '../semid/writeSemanticIds.js';
-import { evaluateUsers, type RenderPrompt } from './generative.js';
+import { evaluateUsers, lengthSortWindow, type RenderPrompt } from './generative.js';
 import { mergeShards, readShard, writeEvaluation, writeShard, type EvaluationMetrics } from './evaluationFiles.js';
 import { evaluationTemplates, type EvaluateSettings } from './settings.js';
 import { shardRange } from './shards.js';
@@ -75,7 +75,7 @@ export async function runEvaluateShard(
   try {
     const trie = DecodingTrie.fromSemanticIds(semanticIds.trie, model.tokens);
     const templates = evaluationTemplates(settings, model.seqrecTemplates);
-    const users = shardRange(sequences.length, shard, settings.shards, settings.batchPrompts);
+    const users = shardRange(sequences.length, shard, settings.shards, lengthSortWindow(settings.batchPrompts));
     const started = performance.now();
     const evaluation = await evaluateUsers({ sessions: model.sessions, trie, renderPrompt: model.renderPrompt }, sequences, users, {
       splits: settings.splits,

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readEvaluationMetrics } from '../../src/eval/evaluationFiles.js';
+import { lengthSortWindow } from '../../src/eval/generative.js';
+import { shardRange } from '../../src/eval/shards.js';
 import { loadFinetunedModel } from '../../src/finetune/finetunedModel.js';
 import { DEFAULT_EVALUATE_SETTINGS } from '../../src/eval/settings.js';
 import { runEvaluateMerge, runEvaluateShard } from '../../src/eval/stage.js';
@@ -30,7 +32,7 @@ let dirs: Record<string, string>;
 before(async () => {
   await initTensorEngine({ log: () => undefined });
   root = await mkdtemp(join(tmpdir(), 'lcrec-realmodel-'));
-  const fixture = await writeFixtureDataset(root);
+  const fixture = await writeFixtureDataset(root, 40);
   const prompts = join(root, 'prompts');
   await mkdir(prompts);
   await runPromptsStage(fixture.ingest, fixture.semid, prompts, PROMPTS_PRESETS['cpu-beauty'], 3);
@@ -72,17 +74,19 @@ test('the evaluate stage runs the real model end to end; 3 shards give the bytes
   const settings = { ...DEFAULT_EVALUATE_SETTINGS, beamWidth: 10, batchPrompts: 4, splits: ['valid' as const] };
   const shard = join(root, 'shard');
   const summary = await runEvaluateShard({ dirs }, shard, settings, 0, loader);
-  assert.equal(summary.prompts, 9);
+  const users = summary.users; // 40 users, less those dedupe leaves with fewer than 3 items
+  assert.ok(users > 32 && summary.prompts === users);
   assert.ok(summary.modelSeconds > 0);
   const out = join(root, 'merged');
   await runEvaluateMerge(dirs.ingest!, [shard], out);
   const metrics = await readEvaluationMetrics(out);
-  assert.equal(metrics.users, 9);
+  assert.equal(metrics.users, users);
   // The fixture has 12 items: beam 10 ranks 10 of them, so most valid targets are found.
   const valid = metrics.splits.valid!.mean;
   assert.ok(valid['recall@10'] > 0 && valid['recall@10'] <= 1);
-  // 3 shards of the same evaluation (cut at batch boundaries) give byte-identical files.
+  // 3 shards of the same evaluation (cut at length-sorting windows of 8 batches of 2) give byte-identical files.
   const three = { ...settings, shards: 3, batchPrompts: 2 };
+  assert.deepEqual([0, 1, 2].map((s) => shardRange(users, s, 3, lengthSortWindow(2))), [{ from: 0, to: 16 }, { from: 16, to: 32 }, { from: 32, to: users }]);
   const one = { ...three, shards: 1 };
   const shardDirs = [0, 1, 2].map((s) => join(root, `three-${s}`));
   for (const [s, dir] of shardDirs.entries()) await runEvaluateShard({ dirs }, dir, three, s, loader);
