@@ -67,24 +67,95 @@ export function toCache(k: tf.Tensor2D, v: tf.Tensor2D, rows: number, seq: numbe
 }
 
 /**
- * One decoding step: q [R, H*dh] (one new token per row) attends over `cache`, which already holds
- * that token's k/v in its last slot (growCache). `mask` [R*KV, 1, S] is additive (0 visible,
- * MASKED hidden). Batched 3-D matMuls are fine here: one query row per head, so the work is tiny.
+ * Rows of a decoding session grouped by the prompt they continue, padded to the widest group, so
+ * the prompts' keys and values are stored once per prompt and never copied per beam row.
  */
-export function decodeAttention(q: tf.Tensor2D, cache: LayerCache, mask: tf.Tensor3D, heads: number, kvHeads: number, headDim: number): tf.Tensor2D {
+export interface RowGroups {
+  prompts: number;
+  /** Rows per prompt after padding (the widest group). */
+  width: number;
+  /** [prompts * width]: the row at each padded place (padding repeats row 0 and is never read back). */
+  padded: Int32Array;
+  /** [rows]: each row's padded place. */
+  place: Int32Array;
+}
+
+export function groupRows(root: Int32Array, prompts: number): RowGroups {
+  const count = new Int32Array(prompts);
+  for (const p of root) count[p]! += 1;
+  const width = Math.max(1, ...count);
+  const padded = new Int32Array(prompts * width);
+  const place = new Int32Array(root.length);
+  const filled = new Int32Array(prompts);
+  root.forEach((p, row) => {
+    const at = p * width + (filled[p] as number);
+    filled[p]! += 1;
+    padded[at] = row;
+    place[row] = at;
+  });
+  return { prompts, width, padded, place };
+}
+
+/**
+ * One decoding step: q [R, H*dh] (one new token per row) attends over its prompt's cache
+ * (`prompt`: [prompts*KV, dh, P] / [prompts*KV, P, dh], `promptMask` [prompts*KV, 1, P] hides each
+ * prompt's padding) and over its own decoded tokens (`own`: [R*KV, dh, S] / [R*KV, S, dh], the new
+ * token last; growCache). One softmax spans both. Queries are regrouped by prompt (`groups`) for
+ * the prompt part, so the step moves O(rows x P) scores instead of O(rows x P x dh) cached keys.
+ * Batched 3-D matMuls are fine here: a few query rows per head, so the work is small.
+ */
+export function decodeAttention(
+  q: tf.Tensor2D,
+  prompt: LayerCache,
+  promptMask: tf.Tensor3D,
+  own: LayerCache,
+  groups: RowGroups,
+  heads: number,
+  kvHeads: number,
+  headDim: number,
+): tf.Tensor2D {
   const R = q.shape[0];
   const G = heads / kvHeads;
+  const KV = kvHeads;
+  const P = prompt.kT.shape[2];
+  const S = own.kT.shape[2];
+  const { prompts: nP, width: W } = groups;
   return tf.tidy(() => {
-    const scores = tf.add(tf.matMul(tf.reshape(tf.mul(q, 1 / Math.sqrt(headDim)), [R * kvHeads, G, headDim]) as tf.Tensor3D, cache.kT), mask);
-    return tf.reshape(tf.matMul(tf.softmax(scores) as tf.Tensor3D, cache.v), [R, heads * headDim]) as tf.Tensor2D;
+    const qs = tf.mul(q, 1 / Math.sqrt(headDim));
+    // Prompt part, per (prompt, kv head): queries of all its rows and groups [W*G, dh] x keys [dh, P].
+    const byPrompt = (x: tf.Tensor, width: number) => tf.reshape(tf.transpose(tf.reshape(gatherRowsNoGrad(x, groups.padded), [nP, W, KV, width]), [0, 2, 1, 3]), [nP * KV, W * G, width / G]);
+    const toRows = (x: tf.Tensor, width: number) => gatherRowsNoGrad(tf.reshape(tf.transpose(tf.reshape(x, [nP, KV, W, G * width]), [0, 2, 1, 3]), [nP * W, KV * G * width]), groups.place);
+    const promptScores = tf.add(tf.matMul(byPrompt(qs, G * headDim) as tf.Tensor3D, prompt.kT), promptMask) as tf.Tensor3D;
+    const ownScores = tf.matMul(tf.reshape(qs, [R * KV, G, headDim]) as tf.Tensor3D, own.kT);
+    const scores = tf.concat([tf.reshape(toRows(promptScores, P), [R * KV, G, P]), ownScores], 2);
+    const [toPrompt, toOwn] = tf.split(tf.softmax(scores), [P, S], 2) as [tf.Tensor3D, tf.Tensor3D];
+    const fromPrompt = tf.matMul(byPrompt(tf.reshape(toPrompt, [R, KV * G * P]), G * P) as tf.Tensor3D, prompt.v);
+    return tf.add(toRows(fromPrompt, headDim), tf.reshape(tf.matMul(toOwn, own.v), [R, heads * headDim])) as tf.Tensor2D;
   });
 }
 
 /**
- * The cache of the next step: row i (of R*KV) continues old row `kvRows[i]`, and k, v [R, KV*dh]
- * of the new tokens fill a new last slot. On wasm and cpu this is one pass of typed-array copies:
- * the wasm Gather kernel moved ~25 MB/s here (a 2.6 MB cache took ~100 ms) and every wasm slice
- * copies its whole source. On native backends, tf.gather + tf.concat stay on the device.
+ * x[rows] for a 2-D tensor, outside any gradient. On wasm and cpu by typed-array copies: the wasm
+ * Gather kernel moved only ~25 MB/s in the decoding profile.
+ */
+export function gatherRowsNoGrad(x: tf.Tensor, rows: Int32Array): tf.Tensor2D {
+  const [n, cols] = x.shape as [number, number];
+  const backend = tf.getBackend();
+  if (backend !== 'wasm' && backend !== 'cpu') return tf.gather(x, tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
+  const data = x.dataSync() as Float32Array;
+  const out = new Float32Array(rows.length * cols);
+  rows.forEach((r, i) => {
+    if (r < 0 || r >= n) throw new RangeError(`gatherRowsNoGrad: row ${r} of ${n}`);
+    out.set(data.subarray(r * cols, (r + 1) * cols), i * cols);
+  });
+  return tf.tensor2d(out, [rows.length, cols]);
+}
+
+/**
+ * The decoded-token cache of the next step: row i (of R*KV) continues old row `kvRows[i]`, and
+ * k, v [R, KV*dh] of the new tokens fill a new last slot. On wasm and cpu this is one pass of
+ * typed-array copies (the wasm Gather kernel is slow, and every wasm slice copies its whole
+ * source); on native backends tf.gather + tf.concat stay on the device.
  */
 export function growCache(cache: LayerCache, kvRows: Int32Array, k: tf.Tensor2D, v: tf.Tensor2D, headDim: number): LayerCache {
   const backend = tf.getBackend();

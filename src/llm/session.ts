@@ -1,16 +1,17 @@
 /**
  * Incremental decoding with a KV cache (src/search/decodeSession.ts), for constrained beam search.
  *
- * Slots of the cache: the prompts are right-padded to the longest (slots 0..P-1; row r's real
- * tokens are 0..len_r-1), then every decoding step appends one slot for all rows (P, P+1, ...).
- * Row r attends to slots [0, len_r) and [P, now]; its next token sits at position len_r + steps,
- * so prompts of different lengths share one session without left padding. Keys are cached after
- * q/k norm and rotary, so the slot order never matters to attention. `advance` gathers the cache
- * rows of the parents (duplicating or dropping rows), then runs one step for the new tokens.
+ * Two caches per layer. The prompts' keys and values, from one prefill over the prompts
+ * right-padded to the longest (P slots; prompt p's real tokens are 0..len_p-1, the rest masked),
+ * are stored once per prompt and never copied, however many beam rows continue a prompt. Each
+ * row's decoded tokens have their own small cache, gathered by parent and grown by one slot per
+ * step. A row attends to its prompt's real slots and to its own decoded slots; its next token sits
+ * at position len_p + steps, so prompts of different lengths share a session without left
+ * padding. Keys are cached after q/k norm and rotary, so slot order never matters to attention.
  */
 import { tf } from '../tensor/backend.js';
 import type { DecodeSession } from '../search/decodeSession.js';
-import { causalAttention, causalMask, decodeAttention, growCache, MASKED, toCache } from './attention.js';
+import { causalAttention, causalMask, decodeAttention, groupRows, growCache, MASKED, toCache } from './attention.js';
 import type { LayerCache } from './attention.js';
 import { torchLinear } from './linear.js';
 import type { QwenModel } from './model.js';
@@ -22,15 +23,22 @@ export async function startDecodeSession(model: QwenModel, prompts: readonly Int
 
 class QwenDecodeSession implements DecodeSession {
   private disposed = false;
+  /** Decoded tokens so far (the same for every row). */
+  private steps = 0;
 
   private constructor(
     private readonly model: QwenModel,
     private readonly linear: LinearFn | undefined,
-    private promptLength: Int32Array,
-    /** P: slots taken by the padded prompts. */
-    private readonly promptSlots: number,
-    private steps: number,
-    private caches: LayerCache[],
+    /** Real tokens of each prompt. */
+    private readonly promptLength: Int32Array,
+    /** Per layer: keys/values of the padded prompts, [prompts*KV, dh, P] / [prompts*KV, P, dh]. */
+    private readonly promptCaches: LayerCache[],
+    /** [prompts*KV, 1, P]: 0 on a prompt's tokens, MASKED on its padding. */
+    private readonly promptMask: tf.Tensor3D,
+    /** The prompt each row continues. */
+    private root: Int32Array,
+    /** Per layer: each row's decoded tokens, [rows*KV, dh, steps] / [rows*KV, steps, dh]. */
+    private ownCaches: LayerCache[],
     /** Final hidden state of every row's last token [rows, hidden]. */
     private last: tf.Tensor2D,
   ) {}
@@ -48,7 +56,9 @@ class QwenDecodeSession implements DecodeSession {
     const { num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim, num_hidden_layers: layers } = model.config;
     const shape = { batch: rows, seq, heads, kvHeads, headDim };
     const caches: LayerCache[] = [];
+    const own: LayerCache[] = [];
     let last: tf.Tensor2D;
+    let promptMask: tf.Tensor3D;
     try {
       last = tf.tidy(() => {
         const mask = causalMask(seq, heads / kvHeads);
@@ -58,16 +68,24 @@ class QwenDecodeSession implements DecodeSession {
         }, linear);
         return tf.gather(hidden, Int32Array.from(prompts, (p, r) => r * seq + p.length - 1)) as tf.Tensor2D;
       });
+      const maskValues = new Float32Array(rows * kvHeads * seq);
+      prompts.forEach((p, r) => {
+        for (let h = 0; h < kvHeads; h++) maskValues.fill(MASKED, (r * kvHeads + h) * seq + p.length, (r * kvHeads + h + 1) * seq);
+      });
+      promptMask = tf.tensor3d(maskValues, [rows * kvHeads, 1, seq]);
+      for (let i = 0; i < layers; i++) own.push({ kT: tf.zeros([rows * kvHeads, headDim, 0]), v: tf.zeros([rows * kvHeads, 0, headDim]) });
     } catch (error) {
       disposeCaches(caches); // kept tensors outlive the tidy that failed
+      disposeCaches(own);
       throw error;
     }
     if (caches.length !== layers) throw new Error(`prefill cached ${caches.length} layers of ${layers}`);
-    return new QwenDecodeSession(model, linear, Int32Array.from(prompts, (p) => p.length), seq, 0, caches, last);
+    const root = Int32Array.from(prompts, (_, r) => r);
+    return new QwenDecodeSession(model, linear, Int32Array.from(prompts, (p) => p.length), caches, promptMask, root, own, last);
   }
 
   get rows(): number {
-    return this.promptLength.length;
+    return this.root.length;
   }
 
   async nextLogits(allowed: readonly Int32Array[]): Promise<Float32Array[]> {
@@ -98,54 +116,52 @@ class QwenDecodeSession implements DecodeSession {
     }
     const { num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim } = this.model.config;
     const rows = parents.length;
+    const root = Int32Array.from(parents, (p) => this.root[p] as number);
     if (rows === 0) {
       // Every row dropped: nothing left to decode, but the session stays valid (and empty).
-      this.replaceState([], tf.zeros([0, this.model.hiddenSize]), new Int32Array(0));
+      const empty = this.ownCaches.map(() => ({ kT: tf.zeros([0, headDim, this.steps + 1]), v: tf.zeros([0, this.steps + 1, headDim]) }) as LayerCache);
+      this.replaceState(empty, tf.zeros([0, this.model.hiddenSize]), root);
       return;
     }
-    const promptLength = Int32Array.from(parents, (p) => this.promptLength[p] as number);
     const kvRows = new Int32Array(rows * kvHeads);
     parents.forEach((p, j) => {
       for (let h = 0; h < kvHeads; h++) kvRows[j * kvHeads + h] = p * kvHeads + h;
     });
-    const slots = this.promptSlots + this.steps + 1; // after appending this step's token
-    const mask = new Float32Array(rows * kvHeads * slots);
-    for (let j = 0; j < rows; j++) {
-      for (let h = 0; h < kvHeads; h++) mask.fill(MASKED, (j * kvHeads + h) * slots + (promptLength[j] as number), (j * kvHeads + h) * slots + this.promptSlots);
-    }
-    const positions = Int32Array.from(promptLength, (n) => n + this.steps);
+    const groups = groupRows(root, this.promptLength.length);
+    const positions = Int32Array.from(root, (p) => (this.promptLength[p] as number) + this.steps);
     const next: LayerCache[] = [];
     let last: tf.Tensor2D;
     try {
-      last = tf.tidy(() => {
-        const maskT = tf.tensor3d(mask, [rows * kvHeads, 1, slots]);
-        return this.model.run(tokens, positions, (layer, q, k, v) => {
-          const grown = keepCache(growCache(this.caches[layer] as LayerCache, kvRows, k, v, headDim));
-          next.push(grown);
-          return decodeAttention(q, grown, maskT, heads, kvHeads, headDim);
-        }, this.linear);
-      });
+      last = tf.tidy(() =>
+        this.model.run(tokens, positions, (layer, q, k, v) => {
+          const own = keepCache(growCache(this.ownCaches[layer] as LayerCache, kvRows, k, v, headDim));
+          next.push(own);
+          return decodeAttention(q, this.promptCaches[layer] as LayerCache, this.promptMask, own, groups, heads, kvHeads, headDim);
+        }, this.linear),
+      );
     } catch (error) {
       disposeCaches(next); // the session keeps its state before this call
       throw error;
     }
-    this.replaceState(next, last, promptLength);
+    this.replaceState(next, last, root);
   }
 
-  private replaceState(caches: LayerCache[], last: tf.Tensor2D, promptLength: Int32Array): void {
-    disposeCaches(this.caches);
+  private replaceState(own: LayerCache[], last: tf.Tensor2D, root: Int32Array): void {
+    disposeCaches(this.ownCaches);
     this.last.dispose();
-    this.caches = caches;
+    this.ownCaches = own;
     this.last = last;
-    this.promptLength = promptLength;
+    this.root = root;
     this.steps += 1;
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    disposeCaches(this.caches);
-    this.caches = [];
+    disposeCaches(this.ownCaches);
+    disposeCaches(this.promptCaches);
+    this.ownCaches = [];
+    this.promptMask.dispose();
     this.last.dispose();
   }
 
