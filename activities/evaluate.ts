@@ -14,7 +14,7 @@
 import { log } from '@temporalio/activity';
 import type { StageName, StageOutput, StagePlan } from '../src/pipeline/contracts.js';
 import { EVALUATE_CODE_VERSION, metricsSummary, runEvaluateMerge, runEvaluateShard, type ModelLoader } from '../src/eval/stage.js';
-import { EvaluateSettingsSchema, resultSettings, type EvaluateSettings } from '../src/eval/settings.js';
+import { parseEvaluateSettings, resultSettings, type EvaluateSettings } from '../src/eval/settings.js';
 import type { ActivityDeps } from './deps.js';
 import { asTemporalFailure, inputDir, planStage, runStage } from './stageRunner.js';
 
@@ -32,7 +32,7 @@ export function evaluateActivities({ store }: ActivityDeps, loadModel: ModelLoad
     /** The merged evaluation's key: settings that change results, and the upstream keys. */
     async planEvaluate(settings: EvaluateSettings, upstream: Record<string, StageOutput>): Promise<StagePlan> {
       try {
-        const parsed = EvaluateSettingsSchema.parse(settings);
+        const parsed = parseEvaluateSettings(settings);
         return await planStage(store, {
           stage: EVALUATE,
           codeVersion: EVALUATE_CODE_VERSION,

@@ -37,6 +37,14 @@ export const DEFAULT_EVALUATE_SETTINGS: EvaluateSettings = {
   maxHistory: 20,
 };
 
+/** Validates evaluation settings; errors name the key (`evaluate.beamWidth: ...`). */
+export function parseEvaluateSettings(value: unknown): EvaluateSettings {
+  const result = EvaluateSettingsSchema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw new BadInputError(issue.message, { field: ['evaluate', ...issue.path.map(String)].join('.') });
+}
+
 /**
  * The settings that change results. The shard count does not (tested: shards are cut at batch
  * boundaries, shards.ts), so it stays out of stage keys; the batch size stays in, since a real

@@ -13,7 +13,7 @@ import { DecodingTrie, type CodeTokens } from '../search/decodingTrie.js';
 import { readSemanticIds, type SemanticIds } from '../semid/writeSemanticIds.js';
 import { evaluateUsers, lengthSortWindow, type RenderPrompt } from './generative.js';
 import { mergeShards, readShard, writeEvaluation, writeShard, type EvaluationMetrics } from './evaluationFiles.js';
-import { evaluationTemplates, type EvaluateSettings } from './settings.js';
+import { evaluationTemplates, parseEvaluateSettings, type EvaluateSettings } from './settings.js';
 import { shardRange } from './shards.js';
 
 /** Bumped whenever a change alters predictions or metrics, so stage keys change with it. */
@@ -65,6 +65,7 @@ export async function runEvaluateShard(
   loadModel: ModelLoader,
   opts: { signal?: AbortSignal; onProgress?: (p: { phase: string; done: number; total?: number }) => void } = {},
 ): Promise<ShardSummary> {
+  settings = parseEvaluateSettings(settings);
   const ingest = requireDir(inputs.dirs, 'ingest');
   const semid = requireDir(inputs.dirs, 'semid');
   await mkdir(outDir, { recursive: true });

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { evaluateUsers } from '../../src/eval/generative.js';
 import { evaluationMetrics } from '../../src/eval/evaluationFiles.js';
 import { metricsFromRanks, summarizeTemplates } from '../../src/eval/metrics.js';
+import { DEFAULT_EVALUATE_SETTINGS, evaluationTemplates, parseEvaluateSettings, resultSettings } from '../../src/eval/settings.js';
+import { BadInputError } from '../../src/errors.js';
 import { DecodingTrie } from '../../src/search/decodingTrie.js';
 import type { SessionFactory } from '../../src/search/decodeSession.js';
 import { SemanticIdTrie } from '../../src/semid/trie.js';
@@ -106,4 +108,15 @@ test('evaluation of a table-driven model: hand-computed beams, scores, ranks and
   close(t['ndcg@10'], (1 / Math.log2(3) + 2 / Math.log2(5) + 1) / 4, 'test N@10');
   assert.deepEqual(metrics.templates, [0]);
   assert.equal(metrics.users, 4);
+});
+
+test('evaluation settings: defaults are valid; a bad value names its key; templates must exist', () => {
+  assert.deepEqual(parseEvaluateSettings(DEFAULT_EVALUATE_SETTINGS), DEFAULT_EVALUATE_SETTINGS);
+  assert.throws(() => parseEvaluateSettings({ ...DEFAULT_EVALUATE_SETTINGS, beamWidth: 5 }), (err: unknown) => err instanceof BadInputError && err.message.startsWith("field 'evaluate.beamWidth'"));
+  assert.throws(() => parseEvaluateSettings({ ...DEFAULT_EVALUATE_SETTINGS, splits: ['train'] }), /evaluate\.splits\.0/);
+  assert.deepEqual(evaluationTemplates({ ...DEFAULT_EVALUATE_SETTINGS, template: 3 }, [0, 1, 2, 3]), [3]);
+  assert.deepEqual(evaluationTemplates({ ...DEFAULT_EVALUATE_SETTINGS, allTemplates: true }, [0, 1, 2]), [0, 1, 2]);
+  assert.throws(() => evaluationTemplates({ ...DEFAULT_EVALUATE_SETTINGS, template: 17 }, [0, 1]), /evaluate\.template.*17 is not a seqrec template/);
+  const { shards: _s, ...rest } = DEFAULT_EVALUATE_SETTINGS;
+  assert.deepEqual(resultSettings({ ...DEFAULT_EVALUATE_SETTINGS, shards: 8 }), rest, 'the shard count is not part of the key');
 });
