@@ -3,7 +3,7 @@ import { DATASET_FORMATS } from '../config/schema.js';
 import { BadInputError } from '../errors.js';
 import { firstLine } from './delimited.js';
 import { CSV_2023_REQUIRED } from './formats/amazon2023.js';
-import { mainFileDescription, resolveSourceFiles, type SourceFiles } from './sources.js';
+import { FORMAT_FILES, resolveSourceFiles, type SourceFiles } from './sources.js';
 
 /**
  * Which format a file or directory holds, when the user did not say: every format whose file
@@ -22,14 +22,15 @@ export async function detectFormat(source: string): Promise<SourceFiles> {
     } catch (err) {
       if (!(err instanceof BadInputError)) throw err;
       if (err.message.includes('no such file or directory')) throw err;
-      reasons.push(`${format}: ${err.message.replace(`${source}: `, '')}`);
+      // A format whose main file is absent is no candidate; one that is half there is worth naming.
+      if (!/: (no (reviews|inter|train) file \(|not a \S+ (reviews|inter|train) file)/.test(err.message)) reasons.push(`${format}: ${err.message.replace(/^[^:]*: /, '')}`);
     }
   }
   if (fits.length === 1) return fits[0]!;
   if (fits.length === 0) {
     throw new BadInputError(
-      `cannot tell the dataset format; looked for ${DATASET_FORMATS.map((f) => `${f} (${mainFileDescription(f)})`).join('; ')}. ` +
-        `What was found: ${reasons.join('; ')}. Pass --format`,
+      `cannot tell the dataset format; expected one of: ${DATASET_FORMATS.map((f) => `${f} (${FORMAT_FILES[f]})`).join('; ')}` +
+        `${reasons.length > 0 ? `. Incomplete: ${reasons.join('; ')}` : ''}. Pass --format to name it`,
       { file: source },
     );
   }

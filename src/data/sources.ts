@@ -76,11 +76,15 @@ export function assertFormat(format: string): DatasetFormat {
   return format as DatasetFormat;
 }
 
-/** What a format's main file looks like, for messages. */
-export function mainFileDescription(format: DatasetFormat): string {
-  const { role, pattern } = LAYOUTS[format].main;
-  return `${role} file (${pattern.source})`;
-}
+/** A format's files as a person would name them, for messages. */
+export const FORMAT_FILES: Record<DatasetFormat, string> = {
+  amazon2014: 'reviews_<Cat>_5.json.gz + meta_<Cat>.json.gz',
+  lcrec: '<D>.inter.json + <D>.item.json',
+  amazon2018: '<Cat>_5.json.gz or <Cat>.csv + meta_<Cat>.json.gz',
+  amazon2023: '<Cat>.jsonl or <Cat>.csv (user_id,parent_asin,rating,timestamp) + meta_<Cat>.jsonl',
+  recbole: '<D>.inter [+ <D>.item]',
+  'recbole-splits': '<D>.train.inter + <D>.valid.inter + <D>.test.inter [+ <D>.item]',
+};
 
 /**
  * Finds a dataset's files: `source` is a directory holding exactly one file per role, or the main
