@@ -328,7 +328,10 @@ describe('format detection', () => {
   test('a directory that fits no format says what it looked for', async () => {
     const dir = await freshDir('none');
     await writeFiles(dir, { 'notes.txt': 'hello\n' });
-    await assert.rejects(detectFormat(dir), (err: unknown) => err instanceof BadInputError && /cannot tell the dataset format/.test(err.message) && err.message.includes('--format'));
+    await assert.rejects(detectFormat(dir), (err: unknown) => err instanceof BadInputError && /cannot tell the dataset format/.test(err.message) && err.message.includes('--format') && !err.message.includes('Incomplete'));
+    // Reviews without their metadata: the missing sibling is named.
+    await writeFiles(dir, { 'Toys_5.json.gz': lines([review2018('U1', 'A', 1)]) });
+    await assert.rejects(detectFormat(dir), (err: unknown) => err instanceof BadInputError && err.message.includes('Incomplete: amazon2018: no meta file for Toys_5.json.gz'));
   });
 });
 
