@@ -133,3 +133,22 @@ test('a merge refuses missing, overlapping or mismatched shards; a damaged shard
   await writeFile(join(root, 's1', 'shard.json'), JSON.stringify({ format: 'lcrec.evaluation_shard/1', shard: 1 }));
   await assert.rejects(readShard(join(root, 's1')), (err: unknown) => err instanceof BadInputError && /s1\/shard\.json/.test(err.message));
 });
+
+test('empty shards (more shards than windows of users) are written, read and merged like any other', async () => {
+  const root = await tempDir();
+  const shards: ShardData[] = [];
+  const few = sequences.slice(0, 5);
+  for (let s = 0; s < 3; s++) {
+    const dir = join(root, `s${s}`);
+    await mkdir(dir);
+    const range = shardRange(few.length, s, 3, 8);
+    await writeShard(dir, await evaluateUsers(model(), few, range, { splits: ['valid', 'test'], templates: [0], beamWidth: 10, batchPrompts: 1, maxHistory: 5 }), s, 3);
+    shards.push(await readShard(dir));
+  }
+  assert.deepEqual(shards.map((s) => s.evaluation.users.to - s.evaluation.users.from), [0, 0, 5]);
+  const out = join(root, 'merged');
+  await mkdir(out);
+  const metrics = await writeEvaluation(out, mergeShards(shards, few.length));
+  assert.equal(metrics.users, 5);
+  assert.equal((await readParquet(join(out, PREDICTIONS_FILE))).numRows, 5 * 10 * 2);
+});
