@@ -117,6 +117,8 @@ for (const name of names) {
     forward_ms: Math.round(forward.ms),
     forward_cpu_ms: Math.round(forward.cpuMs),
     tokens_per_s: Math.round((batch * seq) / (forward.ms / 1000)),
+    // Per second of this process's CPU time: what an idle core would give (the wall figure counts waits for busy cores).
+    tokens_per_cpu_s: Math.round((batch * seq) / (forward.cpuMs / 1000)),
   };
   if (!values['no-train']) {
     // Cross-entropy with the target logit gathered (no oneHot: slow on wasm), as a trainer computes it.
