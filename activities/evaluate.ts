@@ -1,8 +1,9 @@
 /**
  * The evaluate stage's activities (not registered yet: the integrator adds them to
  * activities/index.ts and the fan-out to workflows/pipeline.ts). The stage is planned once; its
- * key leaves out the shard count and batch size, which change no result (tested), so a run with
- * another shard count reuses a finished evaluation. When it is not cached the workflow plans one
+ * key leaves out the shard count, which changes no byte of the result (shards are cut at the
+ * evaluation's batch windows; tested with a real model), so a run with another shard count reuses
+ * a finished evaluation. When it is not cached the workflow plans one
  * `evaluate-shard` artifact per shard, runs them side by side on the gpu queue, and merges them:
  *
  *   const plan = await planning.planEvaluate(config.evaluate, { ingest, semid, prompts, finetune });
