@@ -7,13 +7,13 @@
  * What is real: the Beauty users and their leave-one-out test histories (LCREC_DATASETS or
  * --dataset, LC-Rec format, ingested to a temp dir), the model code, the search and evaluation
  * code. What is synthetic, until a trained run exists: random weights (randomQwen, same cost as
- * trained ones), semantic IDs (distinct random 4 x 256 codes for every item, the cpu-beauty
- * shape), and the prompt tokens (45 template tokens + 5 per history item, <= 20 items, the length
+ * trained ones), semantic IDs (4 x 256 codes for every item, the cpu-beauty shape: uniform, or
+ * clustered like RQ-VAE output, `--ids`), and the prompt tokens (45 template tokens + 5 per history item, <= 20 items, the length
  * of the cpu-beauty seqrec prompts: SFT header, instruction, 4 code tokens and ", " per item).
  * Model shapes: the scratch base models of the `tiny` and `cpu-beauty` presets
  * (src/finetune/baseModel.ts BASE_MODEL_PRESETS), with a 6,000-token (pruned) text vocabulary.
  * Prints one JSON line. Not run by CI.
- *   node --import tsx bench/eval.ts [--shape cpu-beauty|tiny] [--users 256] [--beam 10] [--batch 32]
+ *   node --import tsx bench/eval.ts [--shape cpu-beauty|tiny] [--ids random|clustered] [--users 256] [--beam 10] [--batch 32]
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     beam: { type: 'string', default: '10' },
     batch: { type: 'string', default: '32' },
     dataset: { type: 'string' },
+    ids: { type: 'string', default: 'random' },
   },
 });
 const preset = BASE_MODEL_PRESETS[values.shape as keyof typeof BASE_MODEL_PRESETS];
@@ -61,12 +62,16 @@ try {
   await ingest(source, 'lcrec', { kCore: null, dedupe: true, requireMetadata: true, minSequenceLength: 3 }, work);
   const { sequences, numItems } = await readSequenceData(work);
 
-  // Distinct random codes for every item, and the trie over them.
+  // Semantic IDs: `random` = distinct uniform 4 x 256 tuples (few shared prefixes below level 2);
+  // `clustered` = RQ-VAE-like: 3-code prefixes drawn from a skewed pool of items/12 prefixes
+  // (bench/semid.ts's model), the last code distinct within its prefix, as collision repair leaves it.
   const rng = new Rng(7);
   const seen = new Set<string>();
   const codes = new Int32Array(numItems * LEVELS);
+  const pool = Array.from({ length: Math.round(numItems / 12) }, () => Array.from({ length: LEVELS - 1 }, () => rng.int(CODEBOOK)));
   for (let i = 0; i < numItems; ) {
-    const tuple = Array.from({ length: LEVELS }, () => rng.int(CODEBOOK));
+    const prefix = values.ids === 'clustered' ? (pool[Math.min(pool.length - 1, Math.floor(pool.length * rng.float() ** 1.5))] as number[]) : Array.from({ length: LEVELS - 1 }, () => rng.int(CODEBOOK));
+    const tuple = [...prefix, rng.int(CODEBOOK)];
     if (seen.has(tuple.join())) continue;
     seen.add(tuple.join());
     codes.set(tuple, i++ * LEVELS);
@@ -126,6 +131,7 @@ try {
       node: process.version,
       backend: describeBackend(backend),
       shape: values.shape,
+      ids: values.ids,
       model: { hidden: config.hidden_size, layers: config.num_hidden_layers, heads: config.num_attention_heads, kvHeads: config.num_key_value_heads, vocab: config.vocab_size },
       items: numItems,
       levels: LEVELS,
