@@ -41,7 +41,7 @@ export const SEQUENCES_SCHEMA = {
 
 export function itemsTable(set: SequenceSet, sourceIds: string[], text: (logItem: number) => ItemText): arrow.Table {
   const rows = Array.from(set.itemSource, (logItem) => text(logItem));
-  const utf8 = (values: (string | null)[]) => arrow.vectorFromArray(values, new arrow.Utf8());
+  const utf8 = utf8Vector;
   return new arrow.Table({
     item_id: arrow.makeVector(Int32Array.from(rows, (_, i) => i)),
     source_id: utf8(Array.from(set.itemSource, (logItem) => sourceIds[logItem]!)),
@@ -89,11 +89,35 @@ export function sequencesTable(set: SequenceSet, sourceUserIds: string[]): arrow
   const lengths = Int32Array.from(set.sequences, (s) => s.length);
   return new arrow.Table({
     user_id: arrow.makeVector(Int32Array.from(lengths, (_, i) => i)),
-    source_user_id: arrow.vectorFromArray(Array.from(set.userSource, (u) => sourceUserIds[u]!), new arrow.Utf8()),
+    source_user_id: utf8Vector(Array.from(set.userSource, (u) => sourceUserIds[u]!)),
     items: listOfInt32Vector(set.sequences),
     timestamps: listOfInt64Vector(set.timestamps ? set.timestamps.map((t) => Array.from(t, Math.floor)) : set.sequences.map(() => null)),
     length: arrow.makeVector(lengths),
     valid_position: arrow.makeVector(lengths.map((n) => n - 2)),
     test_position: arrow.makeVector(lengths.map((n) => n - 1)),
   });
+}
+
+/**
+ * A Utf8 vector encoded straight into one buffer (sized first, so no builder doubling): the item
+ * text of a large category is tens of MB, and the builder's growth copies cost several times that.
+ */
+export function utf8Vector(values: readonly (string | null)[]): arrow.Vector<arrow.Utf8> {
+  let bytes = 0;
+  for (const v of values) if (v !== null) bytes += Buffer.byteLength(v, 'utf8');
+  const data = Buffer.alloc(bytes);
+  const valueOffsets = new Int32Array(values.length + 1);
+  const nullBitmap = new Uint8Array((values.length + 7) >> 3);
+  let nullCount = 0;
+  let at = 0;
+  values.forEach((v, i) => {
+    if (v === null) nullCount++;
+    else {
+      nullBitmap[i >> 3]! |= 1 << (i & 7);
+      at += data.write(v, at, 'utf8');
+    }
+    valueOffsets[i + 1] = at;
+  });
+  const bytesView = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return arrow.makeVector(arrow.makeData({ type: new arrow.Utf8(), length: values.length, nullCount, nullBitmap, valueOffsets, data: bytesView }));
 }

@@ -190,8 +190,10 @@ describe('metadata of each release is cleaned the same way', () => {
     await writeFiles(dir, { 'ml.inter': lines(['item_id:token\tuser_id:token', 'i3\tu1', 'i1\tu1', 'i2\tu1', 'i1\tu2', 'i3\tu2', 'i2\tu2']) });
     const out = path.join(dir, 'out');
     const stats = await ingest(dir, 'recbole', { ...SETTINGS, kCore: 0 }, out);
-    const { list } = await outputs(out);
+    const { list, col } = await outputs(out);
     assert.deepEqual(list('items'), [[0, 1, 2], [1, 0, 2]]);
+    assert.deepEqual(col('asin'), [null, null, null], 'no metadata: null asin, empty text');
+    assert.deepEqual(col('title'), ['', '', '']);
     assert.equal(stats.dropped.missingMetadata, 0);
     assert.equal(stats.tieBreak, 'source order (no timestamps)');
   });
