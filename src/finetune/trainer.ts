@@ -112,11 +112,12 @@ export async function finetune(model: CausalLM, data: FinetuneData, settingsInpu
     const stepsPerEpoch = Math.ceil(microPerEpoch / settings.gradAccumulation);
     const totalSteps = settings.epochs * stepsPerEpoch;
     const warmupSteps = warmupStepsFor(settings.warmupRatio, totalSteps);
-    const selectBy = settings.validation.selectBy === 'auto' ? (opts.recallAt10 ? 'recall' : data.validation ? 'loss' : 'last') : settings.validation.selectBy;
-    if (selectBy === 'recall' && !opts.recallAt10) throw new BadInputError('selecting the epoch by recall needs the beam search (no recall hook given)', { field: 'finetune.validation.selectBy' });
-    if (selectBy === 'loss' && !data.validation) throw new BadInputError('selecting the epoch by loss needs validation samples', { field: 'finetune.validation.selectBy' });
-    const fingerprint = digestOf({ settings, units: data.units, seed: opts.seed, params: params.map((p) => [p.name, trainableShape(p)]), headTokens: opts.headTokens ? Array.from(opts.headTokens) : null });
     const validationSet = pickValidation(data, settings, opts.seed);
+    const hasRecall = opts.recallAt10 !== undefined && settings.validation.recallUsers > 0;
+    const selectBy = settings.validation.selectBy === 'auto' ? (hasRecall ? 'recall' : validationSet.length > 0 ? 'loss' : 'last') : settings.validation.selectBy;
+    if (selectBy === 'recall' && !hasRecall) throw new BadInputError('selecting the epoch by recall needs the beam search and recallUsers > 0', { field: 'finetune.validation.selectBy' });
+    if (selectBy === 'loss' && validationSet.length === 0) throw new BadInputError('selecting the epoch by loss needs validation samples', { field: 'finetune.validation.selectBy' });
+    const fingerprint = digestOf({ settings, units: data.units, seed: opts.seed, params: params.map((p) => [p.name, trainableShape(p)]), headTokens: opts.headTokens ? Array.from(opts.headTokens) : null });
 
     // Fresh start or resume from the newest checkpoint.
     let meta: Omit<FinetuneMeta, 'format' | 'fingerprint' | 'step'> = {
@@ -207,11 +208,11 @@ export async function finetune(model: CausalLM, data: FinetuneData, settingsInpu
         meta.position += group.length;
         meta.epochLossSum += lossSum;
         meta.epochTokens += stepTokens;
-        meta.steps = [...meta.steps, { step: optimizer.step, epoch: optimizer.step / stepsPerEpoch, loss, lr, gradNorm: norm, tokens: stepTokens }];
+        meta.steps.push({ step: optimizer.step, epoch: optimizer.step / stepsPerEpoch, loss, lr, gradNorm: norm, tokens: stepTokens });
 
         if (meta.position === plan.length) {
           const record = await validate(model, lora, data, validationSet, settings, opts, { epoch: epoch + 1, step: optimizer.step, trainLoss: meta.epochLossSum / meta.epochTokens, truncatedPrompts });
-          meta.validation = [...meta.validation, record];
+          meta.validation.push(record);
           const metric = selectBy === 'recall' ? record.recallAt10! : selectBy === 'loss' ? record.loss! : epoch + 1;
           const better = meta.best === null || (selectBy === 'loss' ? metric < meta.best.metric : metric > meta.best.metric);
           if (better) {
