@@ -91,7 +91,7 @@ export function sequencesTable(set: SequenceSet, sourceUserIds: string[]): arrow
     user_id: arrow.makeVector(Int32Array.from(lengths, (_, i) => i)),
     source_user_id: utf8Vector(Array.from(set.userSource, (u) => sourceUserIds[u]!)),
     items: listOfInt32Vector(set.sequences),
-    timestamps: listOfInt64Vector(set.timestamps ? set.timestamps.map((t) => Array.from(t, Math.floor)) : set.sequences.map(() => null)),
+    timestamps: listOfInt64Vector(set.timestamps ? set.timestamps.map((t) => t.map(Math.floor)) : set.sequences.map(() => null)),
     length: arrow.makeVector(lengths),
     valid_position: arrow.makeVector(lengths.map((n) => n - 2)),
     test_position: arrow.makeVector(lengths.map((n) => n - 1)),
