@@ -111,6 +111,7 @@ export function finetuneActivities({ store }: ActivityDeps) {
           const summary = await runFinetuneStage(base.model, data, settings, dir, {
             seed,
             newTokenIds: base.codeTokenIds,
+            headTokens: settings.head === 'codes' ? Int32Array.from([...base.codeTokenIds, base.tokenizer.eosId]) : undefined,
             recallAt10,
             checkpoints: new ArtifactCheckpointStore({ store, stageKey: plan.key, attempt, hint }),
             onCheckpoint: (ref, step) => {

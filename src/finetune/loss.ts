@@ -6,6 +6,7 @@
  * written as one custom op: no tf.oneHot, no tf.max gradient (both slow on wasm), and the
  * backward is softmax - indicator in one pass.
  */
+import { BadInputError } from '../errors.js';
 import type { CausalLM, LinearFn } from '../llm/contract.js';
 import { tf } from '../tensor/backend.js';
 import { customOp } from '../tensor/customOp.js';
@@ -60,7 +61,9 @@ export function targetColumns(targets: Int32Array, headTokens: Int32Array | unde
   headTokens.forEach((id, j) => column.set(id, j));
   return targets.map((t) => {
     const j = column.get(t);
-    if (j === undefined) throw new RangeError(`target token ${t} is not in the candidate head vocabulary (${headTokens.length} tokens)`);
+    if (j === undefined) {
+      throw new BadInputError(`target token ${t} is not in the candidate head vocabulary (${headTokens.length} tokens): a response holds other tokens than the candidates; use the full head`, { field: 'finetune.head' });
+    }
     return j;
   });
 }

@@ -77,6 +77,12 @@ export const FinetuneSettingsSchema = z.strictObject({
    * a large dataset into a time budget while every epoch still sees new units and templates).
    */
   unitsPerEpoch: z.int().min(1).nullable().default(null),
+  /**
+   * Which head rows the loss scores: `full` (the whole vocabulary, default) or `codes` (only the
+   * semantic-ID tokens and EOS: cheaper, but only for runs whose responses are all IDs, e.g.
+   * seqrec + item2index without index2item).
+   */
+  head: z.enum(['full', 'codes']).default('full'),
   /** Optimiser steps between checkpoints (and one after the last step). */
   checkpointEvery: z.int().min(1).default(200),
   /** Checkpoints kept in a local checkpoint directory (older ones are removed). */
