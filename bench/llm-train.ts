@@ -14,7 +14,7 @@
  * Samples are synthetic token ids shaped like LC-Rec prompts (prompt lengths uniform in a range,
  * 5 response tokens); the settings are the preset's (FINETUNE_PRESETS), one epoch of `--steps` steps.
  * Not run by CI:
- *   node --import tsx bench/llm-train.ts [--models tiny,cpu-beauty] [--steps 6] [--lora]
+ *   node --import tsx bench/llm-train.ts [--models tiny,cpu-beauty] [--steps 6] [--lora] [--batch N] [--accum N]
  */
 import { parseArgs } from 'node:util';
 import { FINETUNE_PRESETS } from '../src/finetune/settings.js';
@@ -33,6 +33,8 @@ const { values } = parseArgs({
     models: { type: 'string', default: 'tiny,cpu-beauty' },
     steps: { type: 'string', default: '6' },
     lora: { type: 'boolean', default: false },
+    batch: { type: 'string' },
+    accum: { type: 'string' },
   },
 });
 
@@ -80,6 +82,8 @@ for (const name of values.models.split(',')) {
     checkpointEvery: 1_000_000,
     validation: { ...preset.validation, lossSamples: 0, recallUsers: 0 },
     lora: { ...preset.lora, enabled: values.lora },
+    ...(values.batch ? { batchSize: Number(values.batch) } : {}),
+    ...(values.accum ? { gradAccumulation: Number(values.accum) } : {}),
   };
   const perStep = settings.batchSize * settings.gradAccumulation;
   const units = perStep * (steps + 1); // +1: the first step warms up and is not timed
@@ -118,6 +122,8 @@ for (const name of values.models.split(',')) {
     settings,
     {
       seed: 1,
+      // Under LoRA the rows of the last ids train as the semantic-ID tokens would.
+      newTokenIds: Int32Array.from({ length: Math.min(1280, size.vocab >> 2) }, (_, i) => size.vocab - 1 - i),
       onProgress: ({ phase }) => {
         if (!phase.startsWith('finetune')) return;
         const now = performance.now();
