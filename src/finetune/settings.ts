@@ -119,7 +119,7 @@ export const FINETUNE_PRESETS = {
     warmupRatio: 0.05,
     maxLength: 160,
     bucketWindow: 16,
-    checkpointEvery: 50,
+    checkpointEvery: 100,
     validation: { lossSamples: 200, recallUsers: 200, batchSize: 32 },
   }),
   // Sized for the 2-hour budget from bench/llm-train (about 1,200 tokens/s for this model on
@@ -134,7 +134,7 @@ export const FINETUNE_PRESETS = {
     maxLength: 256,
     bucketWindow: 50,
     unitsPerEpoch: 20_000,
-    checkpointEvery: 100,
+    checkpointEvery: 250,
     validation: { lossSamples: 1000, recallUsers: 500, batchSize: 32 },
   }),
   paper: FinetuneSettingsSchema.parse({
@@ -147,6 +147,7 @@ export const FINETUNE_PRESETS = {
     weightDecay: 0.01,
     clipNorm: 1.0,
     maxLength: 512,
-    checkpointEvery: 200,
+    // A full checkpoint of a 1.5B model (weights, moments, best epoch) is ~24 GB.
+    checkpointEvery: 1000,
   }),
 } as const satisfies Record<string, FinetuneSettings>;

@@ -8,9 +8,11 @@
  *
  * Finding the newest: the key heartbeated by the previous attempt when there is one, else the
  * run's possible checkpoint steps probed newest first (the store cannot list keys).
- * Published checkpoints are not removed by `store sweep` (they are published); they are small
- * next to a model for the presets here, and the stage key changes with any input, so they never
- * mix with another run's.
+ * Published checkpoints are not removed by `store sweep` (they are published). When the store
+ * can delete a key (an optional `deleteKey(stage, key)`, which ArtifactStore does not have yet),
+ * only the newest `keep` checkpoints this process wrote or resumed from are kept; otherwise they
+ * accumulate, so checkpointEvery should be sized to the model (a full 1.5B checkpoint with its
+ * moments and the best epoch's weights is ~24 GB).
  */
 import type { ArtifactStore } from '../store/artifactStore.js';
 import { readStateFiles, writeStateFiles } from './checkpoints.js';
@@ -30,9 +32,23 @@ export interface ArtifactCheckpointOptions {
   attempt: string;
   /** A checkpoint key from the previous attempt's last heartbeat, tried first. */
   hint?: string;
+  /** Checkpoints kept when the store can delete keys (default 2). */
+  keep?: number;
+}
+
+/** A store that can remove a published key (manifest first, then its objects). */
+interface DeletingStore {
+  deleteKey(stage: string, key: string): Promise<void>;
+}
+
+function canDelete(store: ArtifactStore): store is ArtifactStore & DeletingStore {
+  return typeof (store as Partial<DeletingStore>).deleteKey === 'function';
 }
 
 export class ArtifactCheckpointStore implements CheckpointStore {
+  /** Keys of this run's checkpoints known to exist, oldest first (pruning candidates). */
+  private readonly known: string[] = [];
+
   constructor(private readonly opts: ArtifactCheckpointOptions) {}
 
   async save(state: FinetuneState): Promise<string> {
@@ -45,7 +61,15 @@ export class ArtifactCheckpointStore implements CheckpointStore {
       await this.opts.store.abandon(attempt);
       throw error;
     }
+    this.known.push(key);
+    await this.prune();
     return key;
+  }
+
+  private async prune(): Promise<void> {
+    const { store } = this.opts;
+    if (!canDelete(store)) return;
+    while (this.known.length > (this.opts.keep ?? 2)) await store.deleteKey(CHECKPOINT_STAGE, this.known.shift()!);
   }
 
   async loadNewest(candidateSteps: readonly number[] = []): Promise<FinetuneState | undefined> {
@@ -59,7 +83,10 @@ export class ArtifactCheckpointStore implements CheckpointStore {
       const manifest = await this.opts.store.getManifest(CHECKPOINT_STAGE, key);
       if (!manifest) continue;
       const state = await readStateFiles(await this.opts.store.localDir(manifest));
-      if (state) return state;
+      if (state) {
+        this.known.push(key);
+        return state;
+      }
     }
     return undefined;
   }

@@ -69,3 +69,16 @@ test('checkpoints in the artifact store: attempt 2 finds attempt 1\'s newest (ev
   straight.dispose();
   first.dispose();
 });
+
+test('a store that can delete keys keeps only the newest checkpoints', async () => {
+  const dir = join(root, 'pruned');
+  const store = Object.assign(new LocalArtifactStore(dir), {
+    deleteKey: (stage: string, key: string) => rm(join(dir, stage, key), { recursive: true, force: true }),
+  });
+  const model = new FakeCausalLM(48, 8, 1);
+  await finetune(model, data, settings, { seed: 4, checkpoints: new ArtifactCheckpointStore({ store, stageKey: STAGE_KEY, attempt: 'run2-a1', keep: 2 }) });
+  const kept: number[] = [];
+  for (const step of [2, 4, 6, 8]) if (await store.getManifest(CHECKPOINT_STAGE, checkpointKey(STAGE_KEY, step))) kept.push(step);
+  assert.deepEqual(kept, [6, 8]);
+  model.dispose();
+});
