@@ -1,5 +1,8 @@
 import { access, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fetchDatasetSource } from '../datasets/fetchSource.js';
+import { isDatasetName } from '../datasets/registry.js';
+import { isHttpUrl } from '../src/data/download.js';
 import { writeSyntheticDataset } from '../datasets/synthetic.js';
 import type { DatasetConfig } from '../src/config/schema.js';
 import { downloadS3Dataset } from '../src/data/s3Source.js';
@@ -16,6 +19,11 @@ import { digestOf } from '../src/util/canonical.js';
 export async function materializeSource(dataset: DatasetConfig, home: string): Promise<SourceFiles> {
   if (isS3Uri(dataset.source)) {
     return resolveSourceFiles(await downloadS3Dataset(dataset.source, join(home, 'cache', 'datasets')), dataset.format);
+  }
+  // Registry names (amazon2018:gift_cards) and http(s) URLs are downloaded into the data directory first.
+  if (isDatasetName(dataset.source) || isHttpUrl(dataset.source.split(',')[0]!.trim())) {
+    const local = await fetchDatasetSource(dataset.source, { dataDir: home });
+    return resolveSourceFiles(local.path, local.format ?? dataset.format);
   }
   if (dataset.source !== 'sample') return resolveSourceFiles(dataset.source, dataset.format);
   const dir = join(home, 'datasets', `sample-${digestOf(dataset.sample).slice(0, 12)}`);

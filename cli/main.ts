@@ -261,10 +261,10 @@ withConfigOptions(
 withConfigOptions(
   program
     .command('ingest <source>')
-    .description('read a dataset and write interactions/items/sequences Parquet files and stats.json (no Temporal)')
-    .addOption(new Option('--format <name>', 'dataset format').choices([...DATASET_FORMATS]).makeOptionMandatory())
+    .description('read a dataset (a path, http(s) URLs, or a registry name such as amazon2018:gift_cards) and write interactions/items/sequences Parquet files and stats.json (no Temporal)')
+    .addOption(new Option('--format <name>', 'dataset format (default: detected from the files)').choices([...DATASET_FORMATS]))
     .requiredOption('--out <dir>', 'output directory'),
-).action(async (source: string, flags: ConfigFlags & { out: string; format: string }) => {
+).action(async (source: string, flags: ConfigFlags & { out: string; format?: string }) => {
   const config = await configOf({ ...flags, format: undefined });
   const stats = await ingestCommand(source, flags.format, flags.out, config);
   process.stdout.write(`${formatStats(stats)}\nwrote ${flags.out}/{interactions,items,sequences}.parquet and stats.json\n`);
@@ -274,9 +274,9 @@ withConfigOptions(
   program
     .command('baselines <source>')
     .description('ingest a dataset and evaluate the baselines on it (no Temporal): metrics.json, predictions.parquet')
-    .addOption(new Option('--format <name>', 'dataset format').choices([...DATASET_FORMATS]).makeOptionMandatory())
+    .addOption(new Option('--format <name>', 'dataset format (default: detected from the files)').choices([...DATASET_FORMATS]))
     .requiredOption('--out <dir>', 'output directory (the ingested tables go to <dir>/data)'),
-).action(async (source: string, flags: ConfigFlags & { out: string; format: string }) => {
+).action(async (source: string, flags: ConfigFlags & { out: string; format?: string }) => {
   const config = await configOf({ ...flags, format: undefined });
   const data = join(flags.out, 'data');
   process.stdout.write(`${formatStats(await ingestCommand(source, flags.format, data, config))}\n`);

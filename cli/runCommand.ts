@@ -20,7 +20,8 @@ export function workflowIdFor(input: PipelineInput): string {
 /** Paths are made absolute so every worker, and the workflow id, see the same source (s3:// URIs stay as given). */
 export function normalizeConfig(config: PipelineConfig): PipelineConfig {
   const given = config.dataset.source;
-  const source = given === 'sample' || given.startsWith('s3://') ? given : resolve(given);
+  // Only local paths are made absolute: sample, s3://, http(s) URLs and registry names stay as given.
+  const source = given === 'sample' || /^[a-z][a-z0-9+.-]*:/i.test(given) ? given : resolve(given);
   return { ...config, dataset: { ...config.dataset, source } };
 }
 
