@@ -1,0 +1,25 @@
+/** The fine-tuning library (spec E loss masking, F): import from here. */
+export { FinetuneSettingsSchema, FINETUNE_PRESETS, parseFinetuneSettings, LoraSettingsSchema, ValidationSettingsSchema, ALL_PROJECTIONS } from './settings.js';
+export type { FinetuneSettings, FinetuneSettingsInput, LoraSettings, ValidationSettings } from './settings.js';
+export { BaseModelSettingsSchema, BASE_MODEL_PRESETS, prepareBaseModel } from './baseModel.js';
+export type { BaseModelSettings, PreparedBase } from './baseModel.js';
+export { finetune, tokenRowParams, TOKEN_ROW_WEIGHTS } from './trainer.js';
+export type { FinetuneData, FinetuneOptions, FinetuneResult, RecallContext } from './trainer.js';
+export { runFinetuneStage, FINETUNE_CODE_VERSION } from './stage.js';
+export type { FinetuneStageOptions } from './stage.js';
+export { prepareSequence, buildBatch, planEpoch, paddingWaste, supervisedCount } from './batching.js';
+export type { TokenizedSample, PreparedSequence, Batch } from './batching.js';
+export { crossEntropyRows, batchLossSum } from './loss.js';
+export { cosineWithWarmup, warmupStepsFor } from './schedule.js';
+export { SlicedAdamW } from './adamw.js';
+export { LoraAdapters, linearAccessFor, matchTargets } from './lora.js';
+export type { LinearAccess, LoraConfig } from './lora.js';
+export { savePeftAdapter, mergedWeights, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './peft.js';
+export { LocalCheckpointDir, readStateFiles, writeStateFiles } from './checkpoints.js';
+export type { CheckpointStore, FinetuneState, FinetuneMeta } from './checkpoints.js';
+export { ArtifactCheckpointStore, CHECKPOINT_STAGE, checkpointKey } from './storeCheckpoints.js';
+export { TRAINING_LOG_FILE, TRAINING_LOG_FORMAT, writeTrainingLog } from './trainingLog.js';
+export type { TrainingLog, StepRow, EpochRecord } from './trainingLog.js';
+export { readPromptUnits, promptCorpus, promptTrainingData, seqrecPromptRenderer } from './promptData.js';
+export { recallAt10Hook } from './validationRecall.js';
+export { loadFinetunedModel } from './finetunedModel.js';
