@@ -20,7 +20,8 @@ import type { ActivityDeps } from './deps.js';
 import { asTemporalFailure, inputDir, planStage, runStage } from './stageRunner.js';
 
 // Until src/pipeline/contracts.ts lists them, the two stage names are asserted here.
-const EVALUATE = 'evaluate' as StageName;
+const EVALUATE: StageName = 'evaluate';
+// An artifact of its own, not a pipeline stage: the status table shows the merged `evaluate`.
 const EVALUATE_SHARD = 'evaluate-shard' as StageName;
 
 export function evaluateActivities({ store }: ActivityDeps, loadModel: ModelLoader) {

@@ -31,7 +31,7 @@ import type { ActivityDeps } from './deps.js';
 import { asTemporalFailure, inputDir, planStage, runStage } from './stageRunner.js';
 
 // Until src/pipeline/contracts.ts lists 'finetune' among the stage names.
-const FINETUNE_STAGE = 'finetune' as string as StageName;
+const FINETUNE_STAGE: StageName = 'finetune';
 
 /** The `finetune` slice of the pipeline config (FinetuneSettingsSchema), validated. */
 function finetuneSettings(config: PipelineConfig): FinetuneSettings {

@@ -17,6 +17,8 @@ import { openSession, store } from './temporal.js';
 import { STAGE_NAMES, type PipelineInput, type RerunRequest, type StageName } from '../src/pipeline/contracts.js';
 import { cancelRun } from './cancelCommand.js';
 import { registerReportCommand } from './reportCommand.js';
+import { recommendCommand, type RecommendFlags } from './recommendCommand.js';
+import { loadFinetunedModel } from '../src/finetune/finetunedModel.js';
 import { changeSchedule, createSchedule, describeSchedule, listSchedules, SCHEDULE_PREFIX, scheduleSpecOf } from './scheduleCommand.js';
 import { parseDuration } from '../src/store/names.js';
 
@@ -285,6 +287,21 @@ withConfigOptions(
 });
 
 registerReportCommand(program, artifactsOption);
+
+program
+  .command('recommend')
+  .description("top-K items for a history, by the run's fine-tuned model and trie-constrained beam search")
+  .requiredOption('--run <workflowId>', 'a run whose evaluate stage has finished')
+  .option('--history <ids>', 'comma-separated item ids (ASINs), oldest first')
+  .option('--users-file <file>', 'batch input: one `user<TAB>id,id,...` line per user')
+  .option('--out <file>', 'Parquet output for --users-file')
+  .option('--top <K>', 'items to return', '10')
+  .option('--beam <width>', "beam width (default: the run's evaluate.beamWidth)")
+  .option('--template <id>', "seqrec template (default: the run's evaluate.template)")
+  .addOption(artifactsOption())
+  .action(async (flags: RecommendFlags) => {
+    await recommendCommand(flags, { store: store(), loadModel: loadFinetunedModel, out: process.stdout });
+  });
 
 try {
   await program.parseAsync(process.argv);

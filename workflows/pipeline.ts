@@ -22,6 +22,8 @@ const stageOptions = {
 const cpu = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.cpu, ...stageOptions });
 /** Stages that want an accelerator when one is present. */
 const gpu = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.gpu, ...stageOptions });
+/** LLM stages: one step (or one batch of beams) plus a checkpoint write can take minutes on a CPU. */
+const llm = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.gpu, ...stageOptions, heartbeatTimeout: '5m', startToCloseTimeout: '48h' });
 
 interface StageStep {
   stage: StageName;
@@ -43,7 +45,33 @@ const STAGES: StageStep[] = [
   { stage: 'rqvae', needs: ['embed'], plan: (input, done) => planning.planRqvae(input.config, done.get('embed')!), run: (plan) => gpu.rqvae(plan) },
   { stage: 'semid', needs: ['embed', 'rqvae'], plan: (input, done) => planning.planSemid(input.config, done.get('embed')!, done.get('rqvae')!), run: (plan) => cpu.semid(plan) },
   { stage: 'prompts', needs: ['ingest', 'semid'], plan: (input, done) => planning.planPrompts(input.config, done.get('ingest')!, done.get('semid')!), run: (plan) => cpu.prompts(plan) },
+  {
+    stage: 'finetune',
+    needs: ['ingest', 'semid', 'prompts'],
+    plan: (input, done) => planning.planFinetune(input.config, done.get('ingest')!, done.get('semid')!, done.get('prompts')!),
+    run: (plan) => llm.finetune(plan),
+  },
+  {
+    stage: 'evaluate',
+    needs: ['ingest', 'semid', 'prompts', 'finetune'],
+    plan: (input, done) =>
+      planning.planEvaluate(input.config.evaluate, { ingest: done.get('ingest')!, semid: done.get('semid')!, prompts: done.get('prompts')!, finetune: done.get('finetune')! }),
+    run: evaluateInShards,
+  },
 ];
+
+/**
+ * Users are decoded in shards, one activity each (on the gpu queue, so several accelerators share
+ * the work), then merged; the merged metrics do not depend on the shard count.
+ */
+async function evaluateInShards(plan: StagePlan): Promise<StageOutput> {
+  const shards = (plan.params.settings as { shards: number }).shards;
+  const planned = await Promise.all(Array.from({ length: shards }, (_, shard) => planning.planEvaluateShard(plan, shard)));
+  const outputs = await Promise.all(
+    planned.map(({ cached, ...shard }) => (cached && !plan.force ? cached : llm.evaluateShard(cached ? { ...shard, force: true } : shard))),
+  );
+  return llm.mergeEvaluation(plan, outputs);
+}
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus> {
   const info = workflowInfo();

@@ -1,5 +1,7 @@
 import { DEFAULT_EMBED_SETTINGS } from '../embed/embedItems.js';
 import { GENREC_RQVAE } from '../rqvae/settings.js';
+import { DEFAULT_EVALUATE_SETTINGS } from '../eval/settings.js';
+import { FINETUNE_PRESETS } from '../finetune/settings.js';
 import { PROMPTS_PRESETS } from '../prompts/settings.js';
 import { DEFAULT_REPAIR_SETTINGS } from '../semid/assign.js';
 import type { PipelineConfig } from './schema.js';
@@ -37,6 +39,8 @@ const base: PipelineConfig = {
   },
   semid: { ...DEFAULT_REPAIR_SETTINGS },
   prompts: structuredClone(PROMPTS_PRESETS.tiny),
+  finetune: structuredClone(FINETUNE_PRESETS.tiny),
+  evaluate: structuredClone(DEFAULT_EVALUATE_SETTINGS),
 };
 
 /**
@@ -55,6 +59,9 @@ export const PRESETS = {
     baselines: { ...base.baselines, sasrec: { ...base.baselines.sasrec, maxEpochs: 40, patience: 4 } },
     rqvae: { ...GENREC_RQVAE, hiddenWidths: [...GENREC_RQVAE.hiddenWidths] },
     prompts: structuredClone(PROMPTS_PRESETS.paper),
+    finetune: structuredClone(FINETUNE_PRESETS.paper),
+    // LC-Rec decodes with 20 beams (genrec: 10); the metrics only read the top 10.
+    evaluate: { ...DEFAULT_EVALUATE_SETTINGS, beamWidth: 20 },
   },
   'cpu-beauty': {
     ...base,
@@ -74,6 +81,8 @@ export const PRESETS = {
       evalEvery: 20,
     },
     prompts: structuredClone(PROMPTS_PRESETS['cpu-beauty']),
+    finetune: structuredClone(FINETUNE_PRESETS['cpu-beauty']),
+    evaluate: structuredClone(DEFAULT_EVALUATE_SETTINGS),
   },
 } satisfies Record<string, PipelineConfig>;
 

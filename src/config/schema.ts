@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { BASELINE_MODELS } from '../baselines/models.js';
 import { ENCODERS } from '../embed/embedItems.js';
+import { EvaluateSettingsSchema } from '../eval/settings.js';
+import { FinetuneSettingsSchema } from '../finetune/settings.js';
 import { PromptsSettingsSchema } from '../prompts/settings.js';
 import { REPAIR_STRATEGIES } from '../semid/assign.js';
 
@@ -137,6 +139,10 @@ export const PipelineConfigSchema = z.strictObject({
   semid: SemidSchema,
   /** Multi-task prompts (src/prompts/settings.ts). */
   prompts: PromptsSettingsSchema,
+  /** LLM fine-tuning: base model, optimiser, LoRA, checkpoints (src/finetune/settings.ts). */
+  finetune: FinetuneSettingsSchema,
+  /** Constrained beam search and metrics (src/eval/settings.ts). */
+  evaluate: EvaluateSettingsSchema,
 });
 
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;

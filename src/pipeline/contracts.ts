@@ -6,7 +6,7 @@ import type { PipelineConfig } from '../config/schema.js';
 import type { ArtifactFile } from '../store/artifactStore.js';
 
 /** Every stage, each after the stages it reads (workflows/pipeline.ts holds the graph). */
-export const STAGE_NAMES = ['ingest', 'baselines', 'embed', 'rqvae', 'semid', 'prompts'] as const;
+export const STAGE_NAMES = ['ingest', 'baselines', 'embed', 'rqvae', 'semid', 'prompts', 'finetune', 'evaluate'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export interface PipelineInput {
