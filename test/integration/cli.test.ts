@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { QUICK_LLM_ARGS } from '../helpers/quickLlm.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lcrec.js', import.meta.url));
 
@@ -92,7 +93,7 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
     const worker = spawn(process.execPath, [BIN, 'worker', '--queue', 'all'], { env: clusterEnv, stdio: ['ignore', 'ignore', 'pipe'] });
     try {
       const run = await new Promise<Result>((resolve) => {
-        execFile(process.execPath, [BIN, 'run', '--set', 'name=cluster'], { env: clusterEnv, timeout: 120_000 }, (err, stdout, stderr) =>
+        execFile(process.execPath, [BIN, 'run', '--set', 'name=cluster', ...QUICK_LLM_ARGS], { env: clusterEnv, timeout: 120_000 }, (err, stdout, stderr) =>
           resolve({ code: err ? 1 : 0, stdout, stderr }),
         );
       });
@@ -120,7 +121,7 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
     await writeFile(join(dir, 'meta_Mini.json.gz'), gzipSync(meta.join('\n')));
 
     // Seven items: a codebook of 4 codes is all k-means can initialise from them.
-    const failed = await lcrec('run', '--dataset', dir, '--set', 'name=mini', '--set', 'rqvae.codebookSize=4');
+    const failed = await lcrec('run', '--dataset', dir, '--set', 'name=mini', '--set', 'rqvae.codebookSize=4', ...QUICK_LLM_ARGS);
     assert.equal(failed.code, 1);
     assert.match(failed.stdout, /ingest\s+failed/);
     assert.match(failed.stdout, /reviews_Mini_5\.json\.gz:5/);

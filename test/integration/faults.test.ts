@@ -12,11 +12,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { QUICK_LLM_ARGS } from '../helpers/quickLlm.js';
 import { resolveConfig } from '../../src/config/load.js';
 import type { PipelineInput, RunStatus } from '../../src/pipeline/contracts.js';
 import type { ArtifactStore } from '../../src/store/artifactStore.js';
 import { normalizeConfig, workflowIdFor } from '../../cli/runCommand.js';
 import { TASK_QUEUES } from '../../workflows/queues.js';
+import { QUICK_LLM_SETS } from '../helpers/quickLlm.js';
 import { startTemporalFixture } from '../helpers/temporalEnv.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lcrec.js', import.meta.url));
@@ -46,7 +48,7 @@ test('the Temporal server killed (SIGKILL) mid-run and restarted on the same SQL
     env.TEMPORAL_ADDRESS = /running at (\S+)/.exec(server.stdout)![1]!;
     const pid = Number(/pid (\d+)/.exec(server.stdout)![1]);
     worker = spawn(process.execPath, [BIN, 'worker', '--queue', 'all'], { env, stdio: 'ignore' });
-    const config = ['--set', 'name=faults', '--set', 'rqvae.epochs=400', '--set', 'baselines.models=[popularity]'];
+    const config = ['--set', 'name=faults', '--set', 'rqvae.epochs=400', '--set', 'baselines.models=[popularity]', ...QUICK_LLM_ARGS];
     const started = await lcrec('run', '--detach', ...config);
     assert.equal(started.code, 0, started.stderr);
     const workflowId = /run (lcrec-faults-[0-9a-f]{12})/.exec(started.stdout)![1]!;
@@ -94,7 +96,7 @@ test('a store that refuses one write: the stage is retried and the run completes
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const tiny = await resolveConfig({ preset: 'tiny' });
+    const tiny = await resolveConfig({ preset: 'tiny', sets: QUICK_LLM_SETS });
     const config = { ...tiny, name: 'flaky', baselines: { ...tiny.baselines, models: ['popularity' as const] }, rqvae: { ...tiny.rqvae, epochs: 20 } };
     const input: PipelineInput = { config: normalizeConfig(config), codeVersion: 'test' };
     const handle = await fx.env.client.workflow.start('pipelineWorkflow', { taskQueue: TASK_QUEUES.cpu, workflowId: workflowIdFor(input), args: [input] });

@@ -16,12 +16,13 @@ import type { PipelineInput, RerunRequest, RunStatus, StageName } from '../../sr
 import { normalizeConfig, workflowIdFor } from '../../cli/runCommand.js';
 import { scheduleOptionsFor } from '../../cli/scheduleCommand.js';
 import { TASK_QUEUES } from '../../workflows/queues.js';
+import { QUICK_LLM_SETS } from '../helpers/quickLlm.js';
 import { startTemporalFixture, type TemporalFixture } from '../helpers/temporalEnv.js';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 
 async function smallConfig(source: string, overrides: Partial<PipelineConfig['rqvae']> = {}): Promise<PipelineConfig> {
-  const tiny = await resolveConfig({ preset: 'tiny' });
+  const tiny = await resolveConfig({ preset: 'tiny', sets: QUICK_LLM_SETS });
   return {
     ...tiny,
     name: 'ops',
@@ -73,8 +74,8 @@ describe('run operations on a real Temporal dev server', () => {
     const from = await start(config, { from: 'rqvae' });
     assert.equal(from.workflowId, first.workflowId, 'a rerun request is not part of the run id');
     const rerun = await fx.serve(from.result());
-    assert.deepEqual(await stageActivities(from), ['prompts', 'rqvae', 'semid']);
-    assert.deepEqual(rerun.stages.map((s: RunStatus["stages"][number]) => `${s.stage}:${s.state}`), ['ingest:cached', 'baselines:cached', 'embed:cached', 'rqvae:done', 'semid:done', 'prompts:done']);
+    assert.deepEqual(await stageActivities(from), ['evaluateShard', 'finetune', 'mergeEvaluation', 'prompts', 'rqvae', 'semid']);
+    assert.deepEqual(rerun.stages.map((s: RunStatus["stages"][number]) => `${s.stage}:${s.state}`), ['ingest:cached', 'baselines:cached', 'embed:cached', 'rqvae:done', 'semid:done', 'prompts:done', 'finetune:done', 'evaluate:done']);
     // the forced attempts replaced the manifests; a seeded rerun reproduces the same bytes
     const rqvaeManifest = (await fx.store.getManifest('rqvae', rqvaeKey))!;
     assert.equal(rqvaeManifest.attempt, stage(rerun, 'rqvae').attempt);
@@ -154,13 +155,13 @@ describe('run operations on a real Temporal dev server', () => {
 
       const unchanged = await fire();
       assert.notEqual(unchanged.handle.workflowId, first.handle.workflowId, 'each scheduled run has its own id');
-      assert.deepEqual(unchanged.status.stages.map((s) => s.state), ['cached', 'cached', 'cached', 'cached', 'cached', 'cached']);
+      assert.deepEqual(unchanged.status.stages.map((s) => s.state), ['cached', 'cached', 'cached', 'cached', 'cached', 'cached', 'cached', 'cached']);
       assert.deepEqual(await stageActivities(unchanged.handle), []);
 
       // new reviews arrive: the same files, other content
       await writeSyntheticDataset(dir, { seed: 7, users: 170, items: 80, category: 'Beauty' });
       const changed = await fire();
-      assert.deepEqual(changed.status.stages.map((s) => s.state), ['done', 'done', 'done', 'done', 'done', 'done']);
+      assert.deepEqual(changed.status.stages.map((s) => s.state), ['done', 'done', 'done', 'done', 'done', 'done', 'done', 'done']);
       assert.notEqual(stage(changed.status, 'ingest').key, stage(first.status, 'ingest').key);
       await schedule.delete();
     } finally {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { QUICK_LLM_ARGS } from '../helpers/quickLlm.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lcrec.js', import.meta.url));
 
@@ -44,7 +45,7 @@ after(async () => {
 
 test('a worker killed during RQ-VAE training: a new worker finishes the stage from its last checkpoint', async () => {
   // Long enough training that the kill lands mid-stage; SASRec left out to keep the test short.
-  const config = ['--set', 'name=resume', '--set', 'rqvae.epochs=600', '--set', 'baselines.models=[popularity]'];
+  const config = ['--set', 'name=resume', '--set', 'rqvae.epochs=600', '--set', 'baselines.models=[popularity]', ...QUICK_LLM_ARGS];
   let worker = startWorker();
   try {
     const started = await lcrec('run', '--detach', ...config);
