@@ -4,7 +4,7 @@ import type { ProgressSink } from '../data/itemText.js';
 import { readItemEmbeddings } from '../embed/writeEmbeddings.js';
 import { readCheckpointDir, writeCheckpointDir, writeModelDir } from './checkpointFiles.js';
 import type { RqvaeSettings } from './settings.js';
-import { trainRqvae } from './train.js';
+import { trainRqvae, type RqvaeCheckpointing } from './train.js';
 
 /** Part of the stage key: bump when a change alters what the stage writes. */
 export const RQVAE_CODE_VERSION = 'rqvae/1';
@@ -16,6 +16,8 @@ export interface RqvaeStageOptions {
   checkpointDir?: string;
   /** Optimiser steps between checkpoints. */
   checkpointEvery?: number;
+  /** Checkpointing of the caller's own (e.g. local directory + artifact store); wins over checkpointDir. */
+  checkpoint?: RqvaeCheckpointing;
   signal?: AbortSignal;
   onProgress?: ProgressSink;
   log?: (line: string) => void;
@@ -35,9 +37,9 @@ export async function runRqvaeStage(embeddingsPath: string, outDir: string, sett
     signal: opts.signal,
     onProgress: opts.onProgress,
     log: opts.log,
-    checkpoint: checkpointDir
+    checkpoint: opts.checkpoint ?? (checkpointDir
       ? { every: opts.checkpointEvery ?? 100, save: (state) => writeCheckpointDir(checkpointDir, state), load: () => readCheckpointDir(checkpointDir) }
-      : undefined,
+      : undefined),
   });
   try {
     await writeModelDir(outDir, result.model);

@@ -78,6 +78,11 @@ export interface ArtifactStore {
   ): Promise<{ manifest: ArtifactManifest; published: boolean }>;
   /** Drops an attempt's workspace after a failure. */
   abandon(attempt: Attempt): Promise<void>;
+  /**
+   * Removes a published key: the manifest first (so the key stops existing at once), then every
+   * attempt's files. For superseded training checkpoints; stage outputs are never deleted.
+   */
+  deleteKey(stage: string, key: string): Promise<void>;
   /** A local directory holding the manifest's files, verified (sizes; sha256 when downloaded). */
   localDir(manifest: ArtifactManifest): Promise<string>;
   putRunManifest(manifest: RunManifest): Promise<void>;

@@ -87,6 +87,12 @@ export class LocalArtifactStore implements ArtifactStore {
     }
   }
 
+  async deleteKey(stage: string, key: string): Promise<void> {
+    const dir = this.keyDir(stage, key);
+    await rm(join(dir, 'manifest.json'), { force: true });
+    await rm(dir, { recursive: true, force: true });
+  }
+
   async abandon(attempt: Attempt): Promise<void> {
     await rm(attempt.dir, { recursive: true, force: true });
   }

@@ -247,6 +247,12 @@ export class S3ArtifactStore implements ArtifactStore {
     await publishDir(attempt.dir, target, (d) => isVerifiedCopy(d, manifest));
   }
 
+  async deleteKey(stage: string, key: string): Promise<void> {
+    const prefix = this.keyPrefix(stage, key);
+    await this.deleteKeys([`${prefix}/${MANIFEST}`]);
+    await this.deletePrefix(`${prefix}/`);
+  }
+
   async abandon(attempt: Attempt): Promise<void> {
     await rm(attempt.dir, { recursive: true, force: true });
     // Best effort: whatever reached S3 is unreferenced, and a sweep removes it if this fails.

@@ -84,3 +84,44 @@ test('a worker killed during RQ-VAE training: a new worker finishes the stage fr
     worker.kill('SIGTERM');
   }
 });
+
+test('a worker on another machine (own data directory, same store) resumes RQ-VAE from the checkpoint in the store', async () => {
+  const config = ['--set', 'name=moved', '--set', 'rqvae.epochs=800', '--set', 'baselines.models=[popularity]', ...QUICK_LLM_ARGS];
+  const artifacts = join(home, 'artifacts');
+  const stored = join(artifacts, 'rqvae-checkpoint');
+  const earlier = new Set(existsSync(stored) ? await readdir(stored) : []); // the other test's run
+  let worker = startWorker();
+  const elsewhere = await mkdtemp(join(tmpdir(), 'lcrec-elsewhere-'));
+  try {
+    const started = await lcrec('run', '--detach', ...config);
+    assert.equal(started.code, 0, started.stderr);
+    const workflowId = /run (lcrec-moved-[0-9a-f]{12})/.exec(started.stdout)![1]!;
+
+    // Wait for the first store checkpoint (step 500: one step per epoch on the sample), then kill.
+    const deadline = Date.now() + 240_000;
+    let published = false;
+    while (!published && Date.now() < deadline) {
+      await sleep(250);
+      const keys = existsSync(stored) ? await readdir(stored) : [];
+      published = keys.some((k) => !earlier.has(k) && existsSync(join(stored, k, 'manifest.json')));
+    }
+    assert.ok(published, 'a checkpoint was published to the store');
+    worker.kill('SIGKILL');
+    await new Promise((resolve) => worker.once('exit', resolve));
+
+    // The new worker has an empty data directory: no local checkpoint, only the store.
+    worker = spawn(process.execPath, [BIN, 'worker', '--queue', 'all'], { env: { ...env, LCREC_HOME: elsewhere, LCREC_ARTIFACTS: artifacts }, stdio: 'ignore' });
+    const finished = await lcrec('run', ...config);
+    assert.equal(finished.code, 0, finished.stdout + finished.stderr);
+    const runs = join(artifacts, 'runs', workflowId);
+    const manifests = await Promise.all((await readdir(runs)).map(async (f) => JSON.parse(await readFile(join(runs, f), 'utf8'))));
+    const rqvae = manifests
+      .filter((m) => m.state === 'completed')
+      .flatMap((m) => m.stages as { stage: string; summary?: { resumedFromStep?: number | null } }[])
+      .find((s) => s.stage === 'rqvae');
+    assert.ok((rqvae?.summary?.resumedFromStep ?? 0) >= 500, `resumed from step ${rqvae?.summary?.resumedFromStep}`);
+  } finally {
+    worker.kill('SIGTERM');
+    await rm(elsewhere, { recursive: true, force: true });
+  }
+});
