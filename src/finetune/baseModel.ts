@@ -10,6 +10,7 @@
  *   says to install @tensorflow/tfjs-node otherwise.
  * `saveModel` writes the model's current weights with the extended tokenizer (HF layout).
  */
+import { initTensorEngine } from '../tensor/init.js';
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { BadInputError } from '../errors.js';
@@ -63,6 +64,8 @@ export interface PreparedBase {
  * scratch vocabulary is pruned.
  */
 export async function prepareBaseModel(settings: BaseModelSettings, vocab: SemanticVocabulary, seed: number, corpus: () => readonly string[]): Promise<PreparedBase> {
+  // A worker whose earlier stages were all reused has not touched tensors yet: pick the backend first.
+  await initTensorEngine();
   const codeTokens = codeTokensFor(vocab, 'all');
   let files: TokenizerFiles;
   let model: QwenModel;

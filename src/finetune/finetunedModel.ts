@@ -5,6 +5,7 @@
  * A LoRA run saved without merged weights cannot be evaluated here: its base would have to be
  * rebuilt (say so, and how to fix it).
  */
+import { initTensorEngine } from '../tensor/init.js';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
@@ -22,6 +23,7 @@ import { seqrecPromptRenderer } from './promptData.js';
 const exists = (path: string) => access(path).then(() => true, () => false);
 
 export const loadFinetunedModel: ModelLoader = async ({ dirs, semanticIds }): Promise<LoadedModel> => {
+  await initTensorEngine();
   const dir = dirs['finetune'];
   const prompts = dirs['prompts'];
   if (!dir || !prompts) throw new Error(`loading the fine-tuned model needs the finetune and prompts outputs, got ${Object.keys(dirs).join(', ')}`);
