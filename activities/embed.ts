@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import type { PipelineConfig } from '../src/config/schema.js';
 import { embedItems, EMBED_CODE_VERSION, type EmbedSettings } from '../src/embed/embedItems.js';
 import type { StageOutput, StagePlan } from '../src/pipeline/contracts.js';
+import { BadInputError } from '../src/errors.js';
+import { modelDirDigest } from '../src/llm/modelDigest.js';
 import { sha256File } from '../src/store/digest.js';
 import type { ActivityDeps } from './deps.js';
 import { asTemporalFailure, inputDir, planStage, runStage } from './stageRunner.js';
@@ -16,6 +18,10 @@ export function embedActivities({ store, home }: ActivityDeps) {
           for (const [name, path] of Object.entries({ file: config.embed.file.path, ids: config.embed.file.idsPath })) {
             if (path) inputs[name] = `sha256:${(await sha256File(path).catch(() => ({ sha256: 'missing' }))).sha256}`;
           }
+        }
+        if (config.embed.encoder === 'hf') {
+          if (!config.embed.hf.modelDir) throw new BadInputError('the hf encoder needs embed.hf.modelDir: a local Hugging Face model directory', { field: 'embed.hf.modelDir' });
+          inputs.model = await modelDirDigest(config.embed.hf.modelDir, 'embed.hf.modelDir');
         }
         return await planStage(store, {
           stage: 'embed',
@@ -41,6 +47,7 @@ export function embedActivities({ store, home }: ActivityDeps) {
           seed,
           // Worker-local and keyed by the stage key, so a retried attempt on this worker resumes.
           workDir: join(home, 'work', 'embed', plan.key),
+          fingerprint: plan.key,
           onProgress: progress,
           signal,
         });

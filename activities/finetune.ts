@@ -23,6 +23,7 @@ import type { FinetuneSettings } from '../src/finetune/settings.js';
 import { FINETUNE_CODE_VERSION, runFinetuneStage } from '../src/finetune/stage.js';
 import { ArtifactCheckpointStore } from '../src/finetune/storeCheckpoints.js';
 import { recallAt10Hook } from '../src/finetune/validationRecall.js';
+import { modelDirDigest } from '../src/llm/modelDigest.js';
 import type { StageName, StageOutput, StagePlan } from '../src/pipeline/contracts.js';
 import { codeToken } from '../src/semid/vocabulary.js';
 import { readSemanticIds } from '../src/semid/writeSemanticIds.js';
@@ -41,21 +42,9 @@ function finetuneSettings(config: PipelineConfig): FinetuneSettings {
   throw new BadInputError(issue.message, { field: ['finetune', ...issue.path].join('.') });
 }
 
-/**
- * A pretrained base enters the key by content, not by path: config.json and tokenizer files by
- * sha256, weight files by name and size (hashing gigabytes at every plan would be slow).
- */
+/** A pretrained base enters the key by content (src/llm/modelDigest.ts). */
 async function baseModelDigest(settings: FinetuneSettings): Promise<string> {
-  if (settings.base.kind !== 'pretrained') return 'scratch';
-  const dir = settings.base.path;
-  if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) throw new BadInputError(`'${dir}' is not a local directory`, { field: 'finetune.base.path' });
-  const parts: string[] = [];
-  for (const name of (await readdir(dir)).sort()) {
-    if (['config.json', 'tokenizer.json', 'tokenizer_config.json'].includes(name)) parts.push(`${name}:${(await sha256File(join(dir, name))).sha256}`);
-    else if (name.endsWith('.safetensors')) parts.push(`${name}:${(await stat(join(dir, name))).size}`);
-    else if (name.endsWith('.index.json')) parts.push(`${name}:${(await readFile(join(dir, name), 'utf8')).length}`);
-  }
-  return parts.join(',');
+  return settings.base.kind === 'pretrained' ? modelDirDigest(settings.base.path, 'finetune.base.path') : 'scratch';
 }
 
 export function finetuneActivities({ store }: ActivityDeps) {

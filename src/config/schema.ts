@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BASELINE_MODELS } from '../baselines/models.js';
 import { ENCODERS } from '../embed/embedItems.js';
+import { HfEncoderSettingsSchema } from '../embed/hfEncoder.js';
 import { EvaluateSettingsSchema } from '../eval/settings.js';
 import { FinetuneSettingsSchema } from '../finetune/settings.js';
 import { PromptsSettingsSchema } from '../prompts/settings.js';
@@ -61,7 +62,7 @@ const BaselinesSchema = z.strictObject({
 const TEXT_FIELD_WEIGHT = z.number().min(0).max(100);
 
 const EmbedSchema = z.strictObject({
-  /** `tfidf` (offline default) or `file` (precomputed embeddings: .npy, .safetensors, Parquet). */
+  /** `tfidf` (offline default), `hf` (a local Qwen model directory) or `file` (precomputed embeddings: .npy, .safetensors, Parquet). */
   encoder: z.enum(ENCODERS),
   tfidf: z.strictObject({
     dim: z.int().min(2).max(65_536),
@@ -73,6 +74,8 @@ const EmbedSchema = z.strictObject({
     sublinearTf: z.boolean(),
     chunkSize: z.int().min(1),
   }),
+  /** Item text through a local Hugging Face Qwen model (src/embed/hfEncoder.ts). */
+  hf: HfEncoderSettingsSchema.extend({ modelDir: z.string().min(1).nullable() }),
   file: z.strictObject({
     path: z.string().min(1).nullable(),
     tensor: z.string().min(1).nullable(),

@@ -14,11 +14,14 @@ import type { FileEncoderSettings, ItemKeys } from './fileEncoder.js';
 import { DEFAULT_TFIDF_SETTINGS, encodeTfidf, TFIDF_VERSION } from './tfidf.js';
 import type { ItemTextFields, TfidfSettings } from './tfidf.js';
 import { EMBEDDINGS_FILE, writeItemEmbeddings } from './writeEmbeddings.js';
+import { embedItemTexts, HF_ENCODER_VERSION, HfEncoderSettingsSchema, type HfEncoderSettings } from './hfEncoder.js';
+import { loadQwen } from '../llm/checkpoint.js';
+import { HfTokenizer } from '../llm/tokenizer.js';
 
 /** Part of the stage key: bump when a change alters what the stage writes. */
-export const EMBED_CODE_VERSION = `embed/1+${TFIDF_VERSION}`;
+export const EMBED_CODE_VERSION = `embed/1+${TFIDF_VERSION}+${HF_ENCODER_VERSION}`;
 
-export const ENCODERS = ['tfidf', 'file'] as const;
+export const ENCODERS = ['tfidf', 'file', 'hf'] as const;
 export type EncoderName = (typeof ENCODERS)[number];
 
 export interface EmbedSettings {
@@ -26,12 +29,15 @@ export interface EmbedSettings {
   tfidf: TfidfSettings;
   /** Used when encoder = 'file'; `path` is then required. */
   file: Omit<FileEncoderSettings, 'path'> & { path: string | null };
+  /** Used when encoder = 'hf'; `modelDir` is then required. */
+  hf: Omit<HfEncoderSettings, 'modelDir'> & { modelDir: string | null };
 }
 
 export const DEFAULT_EMBED_SETTINGS: EmbedSettings = {
   encoder: 'tfidf',
   tfidf: DEFAULT_TFIDF_SETTINGS,
   file: { path: null, ...DEFAULT_FILE_ENCODER_SETTINGS },
+  hf: { ...HfEncoderSettingsSchema.parse({ modelDir: '-' }), modelDir: null },
 };
 
 export interface EmbedItemsOptions {
@@ -42,8 +48,10 @@ export interface EmbedItemsOptions {
   settings: EmbedSettings;
   /** The run's root seed (the encoder derives its own from it). */
   seed: number;
-  /** Chunk files for resuming (tfidf); see chunks.ts. */
+  /** Chunk files for resuming (tfidf, hf); see chunks.ts. */
   workDir?: string;
+  /** Identifies the computation for the hf encoder's chunk files (e.g. the stage key). */
+  fingerprint?: string;
   onChunk?: (file: string, index: number) => void | Promise<void>;
   onProgress?: ProgressSink;
   signal?: AbortSignal;
@@ -112,6 +120,28 @@ export async function embedItems(opts: EmbedItemsOptions): Promise<EmbedSummary>
       idsChecked: loaded.idsChecked,
       seconds: elapsed(started),
     };
+  }
+  if (settings.encoder === 'hf') {
+    const { modelDir, ...hf } = settings.hf;
+    if (modelDir === null || modelDir === '') throw new BadInputError('the hf encoder needs embed.hf.modelDir: a local Hugging Face model directory', { field: 'embed.hf.modelDir' });
+    const model = await loadQwen(modelDir);
+    try {
+      const tokenizer = await HfTokenizer.fromDir(modelDir);
+      const texts = items.text.map((fields) => hf.fields.map((field) => fields[field]));
+      const result = await embedItemTexts(model, texts, {
+        ...hf,
+        tokenize: (text) => tokenizer.encode(text),
+        fingerprint: opts.fingerprint ?? `${modelDir}:${JSON.stringify(hf)}:${items.count}`,
+        ...(opts.workDir !== undefined ? { workDir: opts.workDir } : {}),
+        ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      await writeItemEmbeddings(out, { embeddings: result.embeddings, count: items.count, dim: model.hiddenSize, encoder: { name: 'hf', version: HF_ENCODER_VERSION, model: modelDir, ...hf } });
+      return { encoder: 'hf', items: items.count, dim: model.hiddenSize, file: EMBEDDINGS_FILE, chunks: result.chunks, resumedChunks: result.resumedChunks, seconds: elapsed(started) };
+    } finally {
+      model.dispose();
+    }
   }
   throw new BadInputError(`unknown encoder '${String(settings.encoder)}'; use one of ${ENCODERS.join(', ')}`, { field: 'embed.encoder' });
 }
