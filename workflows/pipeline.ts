@@ -22,8 +22,11 @@ const stageOptions = {
 const cpu = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.cpu, ...stageOptions });
 /** Stages that want an accelerator when one is present. */
 const gpu = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.gpu, ...stageOptions });
-/** LLM stages: one step (or one batch of beams) plus a checkpoint write can take minutes on a CPU. */
-const llm = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.gpu, ...stageOptions, heartbeatTimeout: '5m', startToCloseTimeout: '48h' });
+/**
+ * LLM stages: one optimiser step (or one batch of beams) plus a checkpoint write blocks the
+ * heartbeat for longer than the other stages' minute on a CPU; a lost worker is noticed after 2.
+ */
+const llm = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.gpu, ...stageOptions, heartbeatTimeout: '2m', startToCloseTimeout: '48h' });
 
 interface StageStep {
   stage: StageName;

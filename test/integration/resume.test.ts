@@ -125,3 +125,63 @@ test('a worker on another machine (own data directory, same store) resumes RQ-VA
     await rm(elsewhere, { recursive: true, force: true });
   }
 });
+
+test('a worker killed mid-epoch of fine-tuning: the new worker resumes at the checkpointed step and ends with the weights of an uninterrupted run', async () => {
+  const config = [
+    '--set', 'name=ftkill', '--set', 'rqvae.epochs=40', '--set', 'baselines.models=[popularity]',
+    '--set', 'finetune.epochs=1', '--set', 'finetune.unitsPerEpoch=800', '--set', 'finetune.checkpointEvery=10',
+    '--set', 'finetune.validation.lossSamples=20', '--set', 'finetune.validation.recallUsers=0', '--set', 'evaluate.splits=[test]',
+  ];
+  const artifacts = join(home, 'artifacts');
+  const stored = join(artifacts, 'finetune-checkpoint');
+  let worker = startWorker();
+  try {
+    const started = await lcrec('run', '--detach', ...config);
+    assert.equal(started.code, 0, started.stderr);
+    const workflowId = /run (lcrec-ftkill-[0-9a-f]{12})/.exec(started.stdout)![1]!;
+    const deadline = Date.now() + 240_000;
+    let published = false;
+    while (!published && Date.now() < deadline) {
+      await sleep(200);
+      const keys = existsSync(stored) ? await readdir(stored) : [];
+      published = keys.some((k) => existsSync(join(stored, k, 'manifest.json')));
+    }
+    assert.ok(published, 'a fine-tuning checkpoint was published');
+    worker.kill('SIGKILL');
+    await new Promise((resolve) => worker.once('exit', resolve));
+
+    worker = startWorker();
+    const finished = await lcrec('run', ...config);
+    assert.equal(finished.code, 0, finished.stdout + finished.stderr);
+    const runs = join(artifacts, 'runs', workflowId);
+    const manifests = await Promise.all((await readdir(runs)).map(async (f) => JSON.parse(await readFile(join(runs, f), 'utf8'))));
+    const finetune = manifests
+      .filter((m) => m.state === 'completed')
+      .flatMap((m) => m.stages as { stage: string; key: string; summary?: { resumedFromStep?: number | null } }[])
+      .find((s) => s.stage === 'finetune')!;
+    const resumedFrom = finetune.summary?.resumedFromStep ?? 0;
+    assert.ok(resumedFrom >= 10 && resumedFrom % 10 === 0, `resumed at checkpointed step ${resumedFrom}`);
+
+    // The same config, uninterrupted, in an empty store: the fine-tuned files are byte-identical.
+    const fresh = await mkdtemp(join(tmpdir(), 'lcrec-ftfresh-'));
+    try {
+      // A worker of another data directory and store does the straight run.
+      worker.kill('SIGTERM');
+      await new Promise((resolve) => worker.once('exit', resolve));
+      worker = spawn(process.execPath, [BIN, 'worker', '--queue', 'all'], { env: { ...env, LCREC_HOME: fresh }, stdio: 'ignore' });
+      const straight = await lcrec('run', ...config, '--artifacts', join(fresh, 'artifacts'));
+      assert.equal(straight.code, 0, straight.stdout + straight.stderr);
+      const digests = async (root: string) => {
+        const manifest = JSON.parse(await readFile(join(root, 'finetune', finetune.key, 'manifest.json'), 'utf8')) as { files: { name: string; sha256: string }[] };
+        return Object.fromEntries(manifest.files.filter((f) => f.name.endsWith('.safetensors')).map((f) => [f.name, f.sha256]));
+      };
+      const resumed = await digests(artifacts);
+      assert.ok(Object.keys(resumed).length > 0, 'the fine-tuned weights are published');
+      assert.deepEqual(resumed, await digests(join(fresh, 'artifacts')));
+    } finally {
+      await rm(fresh, { recursive: true, force: true });
+    }
+  } finally {
+    worker.kill('SIGTERM');
+  }
+});
