@@ -32,7 +32,7 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
   let env: NodeJS.ProcessEnv;
   const lcrec = (...args: string[]): Promise<Result> =>
     new Promise((resolve) => {
-      execFile(process.execPath, [BIN, ...args], { env, timeout: 180_000 }, (err, stdout, stderr) =>
+      execFile(process.execPath, [BIN, ...args], { env, timeout: 400_000 }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
@@ -49,16 +49,17 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
   });
 
   test('run completes, a second run reuses the stage, status reads the run manifest, no server is left behind', async () => {
-    const first = await lcrec('run');
+    const first = await lcrec('run', ...QUICK_LLM_ARGS);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /completed/);
     assert.match(first.stdout, /ingest\s+done\s+ingest-[0-9a-f]{32}/);
     assert.match(first.stdout, /baselines\s+done/);
     assert.match(first.stdout, /item-transition(\s+0\.\d{4}){8}/, 'npm start prints the baselines');
+    assert.match(first.stdout, /lc-rec(\s+-){4}(\s+0\.\d{4}){4}/, 'and the fine-tuned model beside them (test split only here)');
     const workflowId = /run (lcrec-sample-[0-9a-f]{12})/.exec(first.stdout)?.[1];
     assert.ok(workflowId, first.stdout);
 
-    const second = await lcrec('run');
+    const second = await lcrec('run', ...QUICK_LLM_ARGS);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, new RegExp(`run ${workflowId}`));
     assert.match(second.stdout, /ingest\s+cached/);
@@ -93,7 +94,7 @@ describe('the lcrec command on the embedded default (local dev server, in-proces
     const worker = spawn(process.execPath, [BIN, 'worker', '--queue', 'all'], { env: clusterEnv, stdio: ['ignore', 'ignore', 'pipe'] });
     try {
       const run = await new Promise<Result>((resolve) => {
-        execFile(process.execPath, [BIN, 'run', '--set', 'name=cluster', ...QUICK_LLM_ARGS], { env: clusterEnv, timeout: 120_000 }, (err, stdout, stderr) =>
+        execFile(process.execPath, [BIN, 'run', '--set', 'name=cluster', ...QUICK_LLM_ARGS], { env: clusterEnv, timeout: 400_000 }, (err, stdout, stderr) =>
           resolve({ code: err ? 1 : 0, stdout, stderr }),
         );
       });

@@ -18,6 +18,7 @@ import { S3ArtifactStore } from '../../src/store/s3Store.js';
 import { TASK_QUEUES } from '../../workflows/queues.js';
 import { freePort, startS3Server, type S3TestServer } from '../helpers/s3Server.js';
 import { startTemporalFixture, type TemporalFixture } from '../helpers/temporalEnv.js';
+import { QUICK_LLM_ARGS } from '../helpers/quickLlm.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lcrec.js', import.meta.url));
 
@@ -30,7 +31,7 @@ interface Result {
 /** Runs `lcrec` with `env` and returns its exit code and output. */
 function lcrec(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, timeout: 180_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [BIN, ...args], { env, timeout: 400_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -179,7 +180,7 @@ describe('lcrec run --artifacts s3://... from the CLI, with canary credentials',
   });
 
   test('run completes with the store in S3, reruns from it, status and runs list read it, sweep lists nothing', async () => {
-    const first = await run({}, 'run', '--artifacts', root);
+    const first = await run({}, 'run', '--artifacts', root, ...QUICK_LLM_ARGS);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /completed/);
     assert.match(first.stdout, /ingest\s+done\s+ingest-[0-9a-f]{32}/);
@@ -187,7 +188,7 @@ describe('lcrec run --artifacts s3://... from the CLI, with canary credentials',
     assert.ok((await s3.listKeys('cli/runs/')).some((k) => k.startsWith(`cli/runs/${workflowId}/`)));
     assert.ok(!(await stat(join(home, 'artifacts')).catch(() => undefined)), 'nothing in the local default store');
 
-    const second = await run({}, 'run', '--artifacts', root);
+    const second = await run({}, 'run', '--artifacts', root, ...QUICK_LLM_ARGS);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /ingest\s+cached/);
     assert.match(second.stdout, /baselines\s+cached/);
@@ -213,7 +214,7 @@ describe('lcrec run --artifacts s3://... from the CLI, with canary credentials',
     await put('datasets/mini/reviews_Mini_5.json.gz', gzipSync(broken.join('\n')));
     await put('datasets/mini/meta_Mini.json.gz', gzipSync(meta.join('\n')));
 
-    const failed = await run({}, 'run', '--artifacts', root, '--dataset', `s3://${s3.bucket}/datasets/mini`, '--format', 'amazon2014', '--set', 'name=mini', '--set', 'rqvae.codebookSize=4');
+    const failed = await run({}, 'run', '--artifacts', root, '--dataset', `s3://${s3.bucket}/datasets/mini`, '--format', 'amazon2014', '--set', 'name=mini', '--set', 'rqvae.codebookSize=4', ...QUICK_LLM_ARGS);
     assert.equal(failed.code, 1, failed.stdout + failed.stderr);
     assert.match(failed.stdout, /ingest\s+failed/);
     assert.match(failed.stdout, /reviews_Mini_5\.json\.gz:5/);
