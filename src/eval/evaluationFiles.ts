@@ -21,7 +21,7 @@
  * The merge concatenates the shards' columns in user order and recomputes every metric from the
  * target ranks in user order, so 1 shard and N shards give identical bytes.
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { z } from 'zod';
@@ -32,6 +32,7 @@ import type { PredictionColumns } from './evaluate.js';
 import type { EvaluationPart, UsersEvaluation } from './generative.js';
 import { metricsFromRanks, summarizeTemplates, type Metrics } from './metrics.js';
 import { EVAL_SPLITS } from './settings.js';
+import { parseWithSchema, readJsonFile } from '../util/jsonFile.js';
 
 export const PREDICTIONS_FILE = 'predictions.parquet';
 export const TARGETS_FILE = 'targets.parquet';
@@ -112,7 +113,7 @@ export interface ShardData {
 /** Reads a shard directory back, checking the tables against shard.json. */
 export async function readShard(dir: string): Promise<ShardData> {
   const metaFile = join(dir, SHARD_FILE);
-  const meta = parseJson(ShardJson, await readJson(metaFile), metaFile);
+  const meta = parseWithSchema(ShardJson, await readJsonFile(metaFile), metaFile);
   const { from, to } = meta.users;
   if (to < from) throw new BadInputError(`users.to ${to} is before users.from ${from}`, { file: metaFile, field: 'users' });
   const count = to - from;
@@ -232,7 +233,7 @@ export async function readEvaluationMetrics(dir: string): Promise<EvaluationMetr
     templates: z.array(z.int()),
     splits: z.partialRecord(z.enum(EVAL_SPLITS), z.object({ templates: z.record(z.string(), SplitMetrics), mean: SplitMetrics, min: SplitMetrics, max: SplitMetrics })),
   });
-  return parseJson(schema, await readJson(file), file) as EvaluationMetrics;
+  return parseWithSchema(schema, await readJsonFile(file), file) as EvaluationMetrics;
 }
 
 async function writeTables(dir: string, parts: readonly EvaluationPart[]): Promise<void> {
@@ -298,23 +299,4 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   }
 }
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new BadInputError('missing file', { file: path });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new BadInputError(`not JSON (${(err as Error).message})`, { file: path });
-  }
-}
 
-function parseJson<T>(schema: z.ZodType<T>, value: unknown, file: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  throw new BadInputError(issue.message, { file, field: issue.path.join('.') || '(root)' });
-}

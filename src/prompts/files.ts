@@ -7,7 +7,6 @@
  *   summary.json, preview.txt   for people
  * Rows are in a fixed order and nothing holds a time, so identical inputs give identical bytes.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { z } from 'zod';
@@ -18,6 +17,7 @@ import { RESPONSE_MARKER, SFT_HEADER, type PromptContext } from './render.js';
 import type { SampleUnit } from './sampleUnit.js';
 import { HistoryFormatSchema, PromptsSettingsSchema } from './settings.js';
 import { PROMPT_TASKS, SUBTYPES_OF, type PromptTask, type PromptTemplate, type TemplateCatalog } from './templates.js';
+import { parseWithSchema, readJsonFile } from '../util/jsonFile.js';
 
 export const PROMPT_SPLITS = ['train', 'validLoss', 'valid', 'test'] as const;
 export type PromptSplit = (typeof PROMPT_SPLITS)[number];
@@ -114,9 +114,9 @@ export type PromptsManifest = z.infer<typeof PromptsManifestSchema>;
 /** The manifest, the templates and the item text: what renderSample needs. */
 export async function readPromptContext(dir: string): Promise<{ manifest: PromptsManifest; context: PromptContext }> {
   const manifestPath = join(dir, MANIFEST_FILE);
-  const manifest = parseWith(PromptsManifestSchema, await readJson(manifestPath), manifestPath);
+  const manifest = parseWithSchema(PromptsManifestSchema, await readJsonFile(manifestPath), manifestPath);
   const templatesPath = join(dir, TEMPLATES_FILE);
-  const file = parseWith(TemplatesFileSchema, await readJson(templatesPath), templatesPath);
+  const file = parseWithSchema(TemplatesFileSchema, await readJsonFile(templatesPath), templatesPath);
   const templates = Object.fromEntries(
     PROMPT_TASKS.map((task) => [
       task,
@@ -178,23 +178,4 @@ export async function readSampleUnits(dir: string, split: PromptSplit, context: 
   return units;
 }
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new BadInputError('missing file', { file: path });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new BadInputError(`not JSON (${(err as Error).message})`, { file: path });
-  }
-}
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, file: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  throw new BadInputError(issue.message, { file, field: issue.path.join('.') || undefined });
-}

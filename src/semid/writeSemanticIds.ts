@@ -7,7 +7,7 @@
  *   trie.json              the prefix trie of valid IDs (trie.ts)
  * `readSemanticIds` reads them back for the LLM stages and checks that they agree.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { BadInputError } from '../errors.js';
@@ -15,6 +15,7 @@ import { listOfInt32Vector, readParquet, writeParquet } from '../tables/parquet.
 import type { CollisionReport, SemanticIdAssignment } from './assign.js';
 import { SemanticIdTrie } from './trie.js';
 import { SemanticVocabulary } from './vocabulary.js';
+import { readJsonFile } from '../util/jsonFile.js';
 
 export const SEMANTIC_IDS_FILE = 'semantic_ids.parquet';
 export const COLLISION_REPORT_FILE = 'collision_report.json';
@@ -59,9 +60,9 @@ export interface SemanticIds {
 /** Reads the four files and checks that parquet, vocabulary and trie describe the same IDs. */
 export async function readSemanticIds(dir: string): Promise<SemanticIds> {
   const file = join(dir, SEMANTIC_IDS_FILE);
-  const vocabulary = SemanticVocabulary.fromJSON(await readJson(join(dir, VOCABULARY_FILE)), join(dir, VOCABULARY_FILE));
-  const trie = SemanticIdTrie.fromJSON(await readJson(join(dir, TRIE_FILE)), join(dir, TRIE_FILE));
-  const report = (await readJson(join(dir, COLLISION_REPORT_FILE))) as CollisionReport;
+  const vocabulary = SemanticVocabulary.fromJSON(await readJsonFile(join(dir, VOCABULARY_FILE)), join(dir, VOCABULARY_FILE));
+  const trie = SemanticIdTrie.fromJSON(await readJsonFile(join(dir, TRIE_FILE)), join(dir, TRIE_FILE));
+  const report = (await readJsonFile(join(dir, COLLISION_REPORT_FILE))) as CollisionReport;
   const table = await readParquet(file, SEMANTIC_IDS_SCHEMA);
   const items = table.numRows;
   const levels = vocabulary.levels;
@@ -88,16 +89,3 @@ export async function readSemanticIds(dir: string): Promise<SemanticIds> {
   return { codes, items, levels, tokens, vocabulary, trie, report };
 }
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new BadInputError('missing file', { file: path });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new BadInputError(`not JSON (${(error as Error).message})`, { file: path });
-  }
-}
