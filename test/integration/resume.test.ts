@@ -134,6 +134,7 @@ test('a worker killed mid-epoch of fine-tuning: the new worker resumes at the ch
   ];
   const artifacts = join(home, 'artifacts');
   const stored = join(artifacts, 'finetune-checkpoint');
+  const earlier = new Set(existsSync(stored) ? await readdir(stored) : []); // the other tests' runs
   let worker = startWorker();
   try {
     const started = await lcrec('run', '--detach', ...config);
@@ -144,7 +145,7 @@ test('a worker killed mid-epoch of fine-tuning: the new worker resumes at the ch
     while (!published && Date.now() < deadline) {
       await sleep(200);
       const keys = existsSync(stored) ? await readdir(stored) : [];
-      published = keys.some((k) => existsSync(join(stored, k, 'manifest.json')));
+      published = keys.some((k) => !earlier.has(k) && existsSync(join(stored, k, 'manifest.json')));
     }
     assert.ok(published, 'a fine-tuning checkpoint was published');
     worker.kill('SIGKILL');

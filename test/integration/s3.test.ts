@@ -18,7 +18,7 @@ import { S3ArtifactStore } from '../../src/store/s3Store.js';
 import { TASK_QUEUES } from '../../workflows/queues.js';
 import { freePort, startS3Server, type S3TestServer } from '../helpers/s3Server.js';
 import { startTemporalFixture, type TemporalFixture } from '../helpers/temporalEnv.js';
-import { QUICK_LLM_ARGS } from '../helpers/quickLlm.js';
+import { QUICK_LLM_ARGS, QUICK_LLM_SETS } from '../helpers/quickLlm.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lcrec.js', import.meta.url));
 
@@ -83,7 +83,7 @@ describe('the pipeline with its artifact root in S3 (MinIO and a Temporal dev se
   }
 
   test('tiny end to end: artifacts and run manifests land in the bucket; a rerun reuses every stage from S3', async () => {
-    const config = await resolveConfig({ preset: 'tiny' });
+    const config = await resolveConfig({ preset: 'tiny', sets: QUICK_LLM_SETS });
     const first = await start(config);
     const status = await fx.serve(first.result() as Promise<RunStatus>);
     assert.equal(status.state, 'completed');
@@ -130,7 +130,7 @@ describe('the pipeline with its artifact root in S3 (MinIO and a Temporal dev se
     worker.stderr.on('data', (d: Buffer) => (log += d.toString()));
     try {
       // Same data and ingest config, other baselines settings: ingest is reused, baselines run there.
-      const config = await resolveConfig({ preset: 'tiny', sets: ['baselines.topK=20'] });
+      const config = await resolveConfig({ preset: 'tiny', sets: ['baselines.topK=20', ...QUICK_LLM_SETS] });
       const handle = await start(config);
       const status = (await handle.result()) as RunStatus;
       assert.equal(status.state, 'completed', log);
