@@ -85,10 +85,7 @@ export async function embedItems(opts: EmbedItemsOptions): Promise<EmbedSummary>
   if (settings.encoder === 'tfidf') {
     const result = await encodeTfidf(items.text, settings.tfidf, {
       seed: deriveSeed(opts.seed, 'embed/tfidf'),
-      ...(opts.workDir !== undefined ? { workDir: opts.workDir } : {}),
-      ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...chunking(opts),
     });
     await writeItemEmbeddings(out, { embeddings: result.embeddings, count: items.count, dim: result.dim, encoder: result.encoder });
     return {
@@ -132,10 +129,7 @@ export async function embedItems(opts: EmbedItemsOptions): Promise<EmbedSummary>
         ...hf,
         tokenize: (text) => tokenizer.encode(text),
         fingerprint: opts.fingerprint ?? `${modelDir}:${JSON.stringify(hf)}:${items.count}`,
-        ...(opts.workDir !== undefined ? { workDir: opts.workDir } : {}),
-        ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
-        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...chunking(opts),
       });
       await writeItemEmbeddings(out, { embeddings: result.embeddings, count: items.count, dim: model.hiddenSize, encoder: { name: 'hf', version: HF_ENCODER_VERSION, model: modelDir, ...hf } });
       return { encoder: 'hf', items: items.count, dim: model.hiddenSize, file: EMBEDDINGS_FILE, chunks: result.chunks, resumedChunks: result.resumedChunks, seconds: elapsed(started) };
@@ -144,6 +138,16 @@ export async function embedItems(opts: EmbedItemsOptions): Promise<EmbedSummary>
     }
   }
   throw new BadInputError(`unknown encoder '${String(settings.encoder)}'; use one of ${ENCODERS.join(', ')}`, { field: 'embed.encoder' });
+}
+
+/** The resumable-chunk options both chunked encoders take, without undefined keys (exact optional types). */
+function chunking(opts: EmbedItemsOptions) {
+  return {
+    ...(opts.workDir !== undefined ? { workDir: opts.workDir } : {}),
+    ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
 }
 
 /** items.parquet: text fields and keys in item-id order (item_id must equal the row). */
