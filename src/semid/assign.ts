@@ -51,6 +51,7 @@
  *   but would need the trie to decide EOS-or-continue per node and mixes lengths in one beam.
  * The cost is one extra, nearly always 0, token per item, and only in runs that need it.
  */
+import { BadInputError } from '../errors.js';
 import { sinkhornAssign } from '../tensor/sinkhorn.js';
 
 /** Bumped whenever a change alters the codes, so stage keys change with it. */
@@ -144,13 +145,15 @@ export interface AssignInput {
   settings?: CollisionRepairSettings;
 }
 
+/** Settings out of range are bad input (a config that skipped validation): retrying cannot help. */
 export function checkRepairSettings(s: CollisionRepairSettings): void {
-  if (!(REPAIR_STRATEGIES as readonly string[]).includes(s.strategy)) throw new RangeError(`semid.strategy must be one of ${REPAIR_STRATEGIES.join(', ')}, got ${s.strategy}`);
-  if (!(s.epsilon > 0) || !Number.isFinite(s.epsilon)) throw new RangeError(`semid.epsilon must be > 0, got ${s.epsilon}`);
-  if (!Number.isInteger(s.maxRounds) || s.maxRounds < 0) throw new RangeError(`semid.maxRounds must be an integer >= 0, got ${s.maxRounds}`);
-  if (!Number.isInteger(s.sinkhornIterations) || s.sinkhornIterations < 1) {
-    throw new RangeError(`semid.sinkhornIterations must be an integer >= 1, got ${s.sinkhornIterations}`);
-  }
+  const fail = (field: keyof CollisionRepairSettings, why: string): never => {
+    throw new BadInputError(why, { field: `semid.${field}` });
+  };
+  if (!(REPAIR_STRATEGIES as readonly string[]).includes(s.strategy)) fail('strategy', `must be one of ${REPAIR_STRATEGIES.join(', ')}, got ${s.strategy}`);
+  if (!(s.epsilon > 0) || !Number.isFinite(s.epsilon)) fail('epsilon', `must be > 0, got ${s.epsilon}`);
+  if (!Number.isInteger(s.maxRounds) || s.maxRounds < 0) fail('maxRounds', `must be an integer >= 0, got ${s.maxRounds}`);
+  if (!Number.isInteger(s.sinkhornIterations) || s.sinkhornIterations < 1) fail('sinkhornIterations', `must be an integer >= 1, got ${s.sinkhornIterations}`);
 }
 
 export function assignSemanticIds(input: AssignInput): SemanticIdAssignment {

@@ -21,9 +21,10 @@ export async function runSemidStage(
 ) {
   await mkdir(outDir, { recursive: true });
   await initTensorEngine();
-  const { embeddings } = await readItemEmbeddings(embeddingsPath);
   const model = await readModelDir(rqvaeDir);
   try {
+    // Embeddings of another encoder than the one the RQ-VAE learnt from are bad input, not a shape error.
+    const { embeddings } = await readItemEmbeddings(embeddingsPath, { dim: model.config.inputDim });
     opts.onProgress?.({ phase: 'assigning codes', done: 0, total: 2 });
     const { levels, codebookSize } = model.settings;
     const assignment = assignSemanticIds({
