@@ -49,6 +49,9 @@ const SasrecSchema = z.strictObject({
   maxEpochs: z.int().min(1).max(10_000),
   /** Epochs without a better validation Recall@10 before training stops. */
   patience: z.int().min(1).max(1000),
+}).superRefine((s, ctx) => {
+  // Each head attends over hidden / heads dimensions.
+  if (s.hidden % s.heads !== 0) ctx.addIssue({ code: 'custom', path: ['heads'], message: `the hidden size ${s.hidden} is not divisible by ${s.heads} heads` });
 });
 
 const BaselinesSchema = z.strictObject({
