@@ -4,9 +4,11 @@
  *
  * Lines are split on '\n' at the byte level (a '\n' byte never occurs inside a UTF-8 multi-byte
  * sequence); a trailing '\r' and a leading UTF-8 BOM are dropped, blank lines are yielded, and a
- * final line without '\n' is yielded too. This hand-rolled splitter measured 2-3x faster than
- * node:readline on plain files and ~1.4x on gzip (where zlib is the bottleneck).
+ * final line without '\n' is yielded too. A line that is not valid UTF-8 is bad input (naming the
+ * file and line), never silently turned into U+FFFD. This hand-rolled splitter measured 2-3x
+ * faster than node:readline on plain files and ~1.4x on gzip (where zlib is the bottleneck).
  */
+import { isUtf8 } from 'node:buffer';
 import type { ReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
@@ -61,12 +63,12 @@ export async function* readLines(file: string, opts: ReadLinesOptions = {}): Asy
       let lf: number;
       while ((lf = chunk.indexOf(LF, start)) !== -1) {
         let line: string;
-        if (pending.length === 0) line = decode(chunk, start, lf, lineNumber === 0);
+        if (pending.length === 0) line = decode(chunk, start, lf, lineNumber, file);
         else {
           pending.push(chunk.subarray(start, lf));
           const joined = Buffer.concat(pending);
           pending = [];
-          line = decode(joined, 0, joined.length, lineNumber === 0);
+          line = decode(joined, 0, joined.length, lineNumber, file);
         }
         signal?.throwIfAborted();
         yield { line, lineNumber: ++lineNumber };
@@ -85,16 +87,22 @@ export async function* readLines(file: string, opts: ReadLinesOptions = {}): Asy
   }
   if (pending.length > 0) {
     const buf = Buffer.concat(pending);
-    yield { line: decode(buf, 0, buf.length, lineNumber === 0), lineNumber: ++lineNumber };
+    yield { line: decode(buf, 0, buf.length, lineNumber, file), lineNumber: ++lineNumber };
   }
   if (!sawBytes) throw new BadInputError('file is empty', { file });
 }
 
-function decode(buf: Buffer, from: number, to: number, first: boolean): string {
+/** The text of the line after `linesBefore` lines; bytes that are not UTF-8 are bad input, not U+FFFD. */
+function decode(buf: Buffer, from: number, to: number, linesBefore: number, file: string): string {
   if (to > from && buf[to - 1] === CR) to--;
   // A UTF-8 byte order mark at the very start is not part of the first line.
-  if (first && to - from >= 3 && buf[from] === 0xef && buf[from + 1] === 0xbb && buf[from + 2] === 0xbf) from += 3;
-  return buf.toString('utf8', from, to);
+  if (linesBefore === 0 && to - from >= 3 && buf[from] === 0xef && buf[from + 1] === 0xbb && buf[from + 2] === 0xbf) from += 3;
+  const line = buf.toString('utf8', from, to);
+  // Node replaces invalid sequences with U+FFFD; only a line holding one needs the full check.
+  if (line.includes('\uFFFD') && !isUtf8(buf.subarray(from, to))) {
+    throw new BadInputError('not valid UTF-8; the file must be UTF-8 encoded', { file, line: linesBefore + 1 });
+  }
+  return line;
 }
 
 function isZlibError(err: unknown): boolean {
