@@ -16,8 +16,12 @@ export async function readLcRec(files: { inter: string; item: string }, opts: Re
   log.hasTimestamps = false;
   const givenUsers: number[] = [];
   let records = 0;
+  // JSON.parse would keep a repeated key's last list; streaming sees both, and merging them would interleave two histories.
+  const seenUsers = new Set<string>();
   for await (const { key, value } of streamMembers(files.inter, 'interactions', opts)) {
     if (!Array.isArray(value)) throw new BadInputError('expected a list of item indices', { file: files.inter, field: key });
+    if (seenUsers.has(key)) throw new BadInputError(`user '${key}' is listed twice`, { file: files.inter, field: key });
+    seenUsers.add(key);
     const user = log.users.size;
     value.forEach((item, position) => {
       if (!Number.isInteger(item) || (item as number) < 0) {
