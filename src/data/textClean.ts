@@ -15,6 +15,10 @@
  *     (drop trailing dots, but never the first character, then append exactly one '.')
  *     if len(cleaned_text) >= 2000: cleaned_text = ''
  *
+ * One addition of ours: C0 and C1 control characters (other than tab, which Python keeps, and the
+ * newlines `clean_text` removes) are dropped from every field. They are invisible, a tokenizer has
+ * no use for them, and a multi-GB dump should not fail over one stray byte.
+ *
  * Python semantics kept on purpose: `strip()` uses Python's whitespace set (not JS `trim`), `\w` is
  * Unicode-aware, `html.unescape`'s numeric-reference rules are reproduced exactly, and the 2000 limit
  * counts code points. Where Python would raise (a None title, a number in a description list) we
@@ -48,7 +52,7 @@ export function cleanBrand(raw: unknown): string {
   if (raw === null || raw === undefined) return '';
   let brand = pyStrip(pyStr(raw).replaceAll('by\n', ''));
   if (brand.startsWith('by ')) brand = pyStrip(brand.slice(3));
-  return pyStrip(htmlUnescape(brand));
+  return pyStrip(dropControls(htmlUnescape(brand)));
 }
 
 /**
@@ -61,14 +65,14 @@ export function cleanBrand(raw: unknown): string {
  * Each entry is HTML-unescaped (our addition; the official code keeps entities) and stripped.
  */
 export function joinCategories(raw: unknown): string {
-  if (typeof raw === 'string') return pyStrip(htmlUnescape(raw));
+  if (typeof raw === 'string') return pyStrip(dropControls(htmlUnescape(raw)));
   if (!Array.isArray(raw) || raw.length === 0) return '';
   const path: unknown[] = Array.isArray(raw[0]) ? raw[0] : raw;
   const kept: string[] = [];
   for (const entry of path) {
     const text = pyStr(entry);
     if (text.includes('</span>')) break;
-    kept.push(pyStrip(htmlUnescape(text)));
+    kept.push(pyStrip(dropControls(htmlUnescape(text))));
   }
   return pyStrip(kept.join(','));
 }
@@ -82,9 +86,15 @@ function scrubText(raw: unknown): string {
 
 const TAG = /<\/?[\p{L}\p{N}_][^>]*>/gu; // Python's `</?\w+[^>]*>`: Unicode \w is exactly [\p{L}\p{N}_]
 const QUOTES_AND_NEWLINES = /["\n\r]/g;
+const CONTROLS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
 
 function scrub(text: string): string {
-  return htmlUnescape(text).replace(TAG, '').replace(QUOTES_AND_NEWLINES, '');
+  return dropControls(htmlUnescape(text).replace(TAG, '').replace(QUOTES_AND_NEWLINES, ''));
+}
+
+/** Our addition (see the top of this file): control characters other than tab and newlines. */
+function dropControls(text: string): string {
+  return text.replace(CONTROLS, '');
 }
 
 /**
