@@ -63,18 +63,7 @@ export class AdamW {
       const p = values[i]!;
       // A new array every step: the cpu backend keeps the array it is given as the tensor's storage.
       const next = new Float32Array(p.length);
-      const oneMinusBeta1 = 1 - beta1;
-      const oneMinusBeta2 = 1 - beta2;
-      for (let j = 0; j < p.length; j++) {
-        const gj = g[j]! * gradScale;
-        const mOld = m[j]!;
-        // Moments are kept in float32 as torch does: round before using them.
-        const mj = Math.fround(mOld + oneMinusBeta1 * (gj - mOld));
-        const vj = Math.fround(beta2 * v[j]! + oneMinusBeta2 * gj * gj);
-        m[j] = mj;
-        v[j] = vj;
-        next[j] = p[j]! * decay - (stepSize * mj) / (Math.sqrt(vj) / bc2Sqrt + epsilon);
-      }
+      updateParameter(p, g, m, v, next, gradScale, beta1, beta2, decay, stepSize, bc2Sqrt, epsilon);
       values[i] = next;
       tf.tidy(() => param.assign(tf.tensor(next, param.shape)));
     });
@@ -103,11 +92,51 @@ export class AdamW {
   }
 }
 
+/**
+ * The element-wise update of one parameter p with gradient g * gradScale: moments m, v in place,
+ * new values into `next`. Its own function: V8 then compiles the loop once, fully optimised,
+ * instead of inside a closure per parameter (3x slower).
+ */
+function updateParameter(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  next: Float32Array,
+  gradScale: number,
+  beta1: number,
+  beta2: number,
+  decay: number,
+  stepSize: number,
+  bc2Sqrt: number,
+  epsilon: number,
+): void {
+  const oneMinusBeta1 = 1 - beta1;
+  const oneMinusBeta2 = 1 - beta2;
+  for (let j = 0; j < p.length; j++) {
+    const gj = (g[j] as number) * gradScale;
+    const mOld = m[j] as number;
+    // Moments are kept in float32 as torch does: round before using them.
+    const mj = Math.fround(mOld + oneMinusBeta1 * (gj - mOld));
+    const vj = Math.fround(beta2 * (v[j] as number) + oneMinusBeta2 * gj * gj);
+    m[j] = mj;
+    v[j] = vj;
+    next[j] = (p[j] as number) * decay - (stepSize * mj) / (Math.sqrt(vj) / bc2Sqrt + epsilon);
+  }
+}
+
 /** sqrt(sum of all squared gradient entries), as torch computes total_norm (norm type 2). */
 export function globalNorm(grads: readonly Float32Array[]): number {
   let sum = 0;
-  for (const g of grads) for (let j = 0; j < g.length; j++) sum += g[j]! * g[j]!;
+  for (const g of grads) sum = addSquares(sum, g);
   return Math.sqrt(sum);
+}
+
+/** sum + g[0]^2 + g[1]^2 + ... in that order (a loop of its own, for V8). */
+function addSquares(sum: number, g: Float32Array): number {
+  let s = sum;
+  for (let j = 0; j < g.length; j++) s += (g[j] as number) * (g[j] as number);
+  return s;
 }
 
 /** torch clip_grad_norm_'s factor: min(1, maxNorm / (norm + 1e-6)). */
