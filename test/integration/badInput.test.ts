@@ -6,13 +6,16 @@
  * field, and leave the artifact store exactly as it was: no new manifest, no stray files.
  *
  * Later stages read real upstream artifacts, built once from the bundled sample with quick
- * settings in `before`.
+ * settings in `before`. Two tests after the table: control characters in item text are not an
+ * error but dropped (src/data/textClean.ts), and every layout of the sample ingests when left
+ * uncorrupted, so each case's only fault is the one it injects.
  */
 import assert from 'node:assert/strict';
 import { access, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
 import { normalizeConfig } from '../../cli/runCommand.js';
 import { resolveConfig, validateConfig } from '../../src/config/load.js';
@@ -41,7 +44,8 @@ const QUICK = [
   'finetune.validation.recallUsers=0',
   'evaluate.splits=[test]',
 ];
-const FIXTURE_TOKENIZER = new URL('../fixtures/tokenizer/pruned/', import.meta.url).pathname;
+/** A tokenizer that carries <C{level}_{code}> tokens of an earlier run. */
+const FIXTURE_TOKENIZER = fileURLToPath(new URL('../fixtures/tokenizer/pruned/', import.meta.url));
 
 let h: StageHarness;
 let config: PipelineConfig;
@@ -522,9 +526,9 @@ test('the table covers at least 20 cases across every stage', () => {
 for (const c of CASES) {
   test(`${c.stage}: ${c.name}`, async () => {
     const dir = await mkdtemp(join(h.root, 'case-'));
-    let before = await h.storeFiles();
+    let storeBefore = await h.storeFiles();
     const upstreamReady = async () => {
-      before = await h.storeFiles();
+      storeBefore = await h.storeFiles();
     };
     const outcome = await c.attempt(dir, upstreamReady).then(
       () => undefined,
@@ -540,7 +544,7 @@ for (const c of CASES) {
       assert.equal(outcome.nonRetryable, true);
     }
     assert.match((outcome as Error).message, c.error);
-    assert.deepEqual(await h.storeFiles(), before, 'no manifest and no file left in the store');
+    assert.deepEqual(await h.storeFiles(), storeBefore, 'no manifest and no file left in the store');
     await c.check?.(dir);
   });
 }
