@@ -1,16 +1,21 @@
 /**
  * RQ-VAE training step speed: ms per step at batch 1024 with genrec's default widths (768 input,
- * 512-256-128-64, 5 levels x 256), counting forward, backward, Sinkhorn on the last level and
- * the AdamW update (the same `trainingStep` trainRqvae runs). Codebooks are k-means initialised
- * first, so the Sinkhorn input looks like training's. Prints ONE JSON line:
- *   ms_per_step      fastest timed step (the least disturbed: other processes share the 2 cores)
- *   median_ms/cpu_ms median wall and CPU time per step
- *   without_sinkhorn the same with argmin on the last level; sinkhorn_ms: the assignment alone
+ * 512-256-128-64, 5 levels x 256 unless --levels says otherwise), counting forward, backward,
+ * Sinkhorn on the last level and the AdamW update (the same `trainingStep` trainRqvae runs).
+ * Codebooks are k-means initialised first, so the Sinkhorn input looks like training's. Prints ONE JSON line:
+ *   ms_per_step       fastest timed step, wall clock (the least disturbed: other processes share the cores)
+ *   wall_ms_per_step  mean wall time of the timed steps; median_ms: their median
+ *   cpu_ms_per_step   process CPU time (process.cpuUsage) over the timed steps / steps: on the
+ *                     single-threaded wasm backend, about what a step takes on an idle core
+ *   loadavg           the 1-minute load average before and after the timed steps
+ *   without_sinkhorn  the same with argmin on the last level; sinkhorn_ms: the assignment alone
  *   matmul_gflops_now / step_matmul_gflop: how fast plain matMuls run right now, and how much
- *                    matMul work a step holds (the floor of a step is their ratio)
- *   node --import tsx bench/rqvae.ts [--cpu] [--steps 8] [--profile]
- * --profile adds the kernel time by kernel name of one step (tf.profile).
+ *                     matMul work a step holds (the floor of a step is their ratio)
+ *   node --import tsx bench/rqvae.ts [--levels 5] [--cpu] [--steps 8] [--profile]
+ * --levels 4 is the cpu-beauty preset (4 x 256); --profile adds the kernel time by kernel name of
+ * one step (tf.profile).
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { selectBackend, tf } from '../src/tensor/backend.js';
 import { Rng } from '../src/tensor/rng.js';
@@ -23,13 +28,18 @@ import { GENREC_RQVAE } from '../src/rqvae/settings.js';
 import { trainingStep } from '../src/rqvae/step.js';
 
 const { values } = parseArgs({
-  options: { cpu: { type: 'boolean', default: false }, steps: { type: 'string', default: '8' }, profile: { type: 'boolean', default: false } },
+  options: {
+    cpu: { type: 'boolean', default: false },
+    steps: { type: 'string', default: '8' },
+    levels: { type: 'string', default: String(GENREC_RQVAE.levels) },
+    profile: { type: 'boolean', default: false },
+  },
 });
 const steps = Number(values.steps);
 const DIM = 768;
 const ROWS = 4096;
 const BATCH = 1024;
-const settings = { ...GENREC_RQVAE, kmeansSamples: ROWS, kmeansIterations: 10 };
+const settings = { ...GENREC_RQVAE, levels: Number(values.levels), kmeansSamples: ROWS, kmeansIterations: 10 };
 
 const info = await selectBackend({ prefer: 'wasm', log: () => {} });
 const rng = new Rng(7);
@@ -81,10 +91,14 @@ function matMulGflops(): number {
 
 interface StepTimes {
   ms_per_step: number;
+  wall_ms_per_step: number;
   median_ms: number;
-  cpu_ms: number;
+  cpu_ms_per_step: number;
+  loadavg: [number, number];
   leaked_tensors: number;
 }
+
+const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
 
 /** Times `count` training steps after one warm-up step, on fresh k-means-initialised weights. */
 async function timeSteps(count: number, sinkhornLastLevel: boolean): Promise<StepTimes> {
@@ -93,22 +107,28 @@ async function timeSteps(count: number, sinkhornLastLevel: boolean): Promise<Ste
   const optimizer = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-4 });
   const tensorsBefore = tf.memory().numTensors;
   const wall: number[] = [];
-  const cpu: number[] = [];
+  let cpuStart = 0;
+  const loadBefore = load1();
   for (let s = 0; s <= count; s++) {
+    if (s === 1) cpuStart = cpuMs(); // step 0 warms up kernels and the heap
     const from = ((s * BATCH) % ROWS) * DIM;
     const t0 = performance.now();
-    const c0 = cpuMs();
     const x = tf.tensor2d(data.subarray(from, from + BATCH * DIM), [BATCH, DIM]);
     trainingStep(model, optimizer, x, 1e-3);
     x.dispose();
-    if (s > 0) {
-      wall.push(performance.now() - t0); // step 0 warms up kernels and the heap
-      cpu.push(cpuMs() - c0);
-    }
+    if (s > 0) wall.push(performance.now() - t0);
   }
+  const cpuPerStep = (cpuMs() - cpuStart) / count;
   const leaked = tf.memory().numTensors - tensorsBefore;
   model.dispose();
-  return { ms_per_step: Math.round(Math.min(...wall)), median_ms: Math.round(median(wall)), cpu_ms: Math.round(median(cpu)), leaked_tensors: leaked };
+  return {
+    ms_per_step: Math.round(Math.min(...wall)),
+    wall_ms_per_step: Math.round(wall.reduce((a, b) => a + b, 0) / count),
+    median_ms: Math.round(median(wall)),
+    cpu_ms_per_step: Math.round(cpuPerStep),
+    loadavg: [loadBefore, load1()],
+    leaked_tensors: leaked,
+  };
 }
 
 async function measure(backend: 'wasm' | 'cpu', count: number): Promise<Record<string, unknown>> {
@@ -153,6 +173,9 @@ const result: Record<string, unknown> = {
 };
 const wasm = await measure('wasm', steps);
 result['ms_per_step'] = wasm['ms_per_step'];
+result['wall_ms_per_step'] = wasm['wall_ms_per_step'];
+result['cpu_ms_per_step'] = wasm['cpu_ms_per_step'];
+result['loadavg'] = wasm['loadavg'];
 result['matmul_gflops_now'] = matMulGflops();
 result['wasm'] = wasm;
 if (values.cpu) result['cpu'] = await measure('cpu', 1);
