@@ -4,8 +4,7 @@
  * (spec D.1 step 2: only the last level changes, so its residual is fixed by the argmin prefix).
  */
 import { tf } from '../tensor/backend.js';
-import { squaredDistances } from '../tensor/ops.js';
-import { assignCodes } from './quantizer.js';
+import { assignCodes, squaredDistancesTo } from './quantizer.js';
 import type { Rqvae } from './model.js';
 
 export interface BatchOptions {
@@ -75,8 +74,9 @@ export function lastLevelDistances(model: Rqvae, embeddings: Float32Array, items
   const out = new Float32Array(items.length * codebookSize);
   forEachItemBatch(model, embeddings, items, opts.batchSize ?? model.settings.inferenceBatchSize, (x, start) => {
     const z = model.encode(x);
-    const residual = levels === 1 ? z : tf.tensor2d(assignCodes(z, model.codebooks.slice(0, levels - 1)).residuals[levels - 2]!, z.shape);
-    out.set(squaredDistances(residual, model.codebooks[levels - 1]!).dataSync(), start * codebookSize);
+    const residual = levels === 1 ? (z.dataSync() as Float32Array) : assignCodes(z, model.codebooks.slice(0, levels - 1)).residuals[levels - 2]!;
+    // The same distances as the training Sinkhorn's (quantizer.ts).
+    out.set(squaredDistancesTo(residual, model.codebooks[levels - 1]!.dataSync() as Float32Array, model.settings.latentDim), start * codebookSize);
   });
   return out;
 }

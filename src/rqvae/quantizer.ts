@@ -14,7 +14,7 @@
  */
 import { tf } from '../tensor/backend.js';
 import { customOp } from '../tensor/customOp.js';
-import { argMinRows, squaredDistances } from '../tensor/ops.js';
+import { argMinRows } from '../tensor/ops.js';
 import { sinkhornAssignScaling } from './sinkhornScaling.js';
 
 /** The balanced Sinkhorn-Knopp assignment of the last level (spec C.2): training only. */
@@ -34,7 +34,7 @@ export interface CodeAssignment {
 
 /**
  * Host-side gathers and residual updates ([B, D] with D = 64 is tiny: wasm's Gather kernel took
- * ~2 ms per level); the engine only computes the [B, K] distance matrices (one matMul each).
+ * ~2 ms per level); the engine only computes one [B, K] matMul per level (`codebookScores`).
  */
 export function assignCodes(z: tf.Tensor2D, codebooks: readonly tf.Tensor2D[], balancedLast?: BalancedLastLevel): CodeAssignment {
   const [batch, dim] = z.shape;
@@ -43,13 +43,12 @@ export function assignCodes(z: tf.Tensor2D, codebooks: readonly tf.Tensor2D[], b
   const sum = new Float32Array(batch * dim);
   let residual = z.dataSync() as Float32Array; // read only
   codebooks.forEach((codebook, level) => {
-    const distances = offTape(() => squaredDistances(tf.tensor2d(residual, [batch, dim]), codebook));
+    const table = codebook.dataSync() as Float32Array;
+    const size = codebook.shape[0];
     const code =
       balancedLast && level === codebooks.length - 1
-        ? sinkhornAssignScaling(distances.dataSync(), batch, codebook.shape[0], balancedLast.epsilon, balancedLast.iterations)
-        : argMinRows(distances);
-    distances.dispose();
-    const table = codebook.dataSync() as Float32Array;
+        ? sinkhornAssignScaling(squaredDistancesTo(residual, table, dim), batch, size, balancedLast.epsilon, balancedLast.iterations)
+        : nearestCodes(residual, table, dim);
     const next = new Float32Array(batch * dim);
     for (let b = 0; b < batch; b++) {
       const from = code[b]! * dim;
@@ -64,6 +63,62 @@ export function assignCodes(z: tf.Tensor2D, codebooks: readonly tf.Tensor2D[], b
     residual = next;
   });
   return { codes, quantized: tf.tensor2d(sum, [batch, dim]), residuals };
+}
+
+/** argmin_k ||r_b - e_k||^2 for each row of `points` [B, D] (host) and codebook `table` [K, D] (host). */
+function nearestCodes(points: Float32Array, table: Float32Array, dim: number): Int32Array {
+  const scores = codebookScores(points, table, dim);
+  try {
+    return argMinRows(scores); // ||r_b||^2 is the same for every k of row b: not needed
+  } finally {
+    scores.dispose();
+  }
+}
+
+/**
+ * ||r_b - e_k||^2 [B, K] row-major for points [B, D] and a codebook table [K, D], both on the host:
+ * the cost matrix of the Sinkhorn assignment and of collision repair.
+ */
+export function squaredDistancesTo(points: Float32Array, table: Float32Array, dim: number): Float64Array {
+  const rows = points.length / dim;
+  const size = table.length / dim;
+  const scores = codebookScores(points, table, dim);
+  const partial = scores.dataSync() as Float32Array;
+  scores.dispose();
+  const out = new Float64Array(rows * size);
+  for (let b = 0; b < rows; b++) {
+    let norm = 0;
+    for (let j = 0; j < dim; j++) norm += points[b * dim + j]! * points[b * dim + j]!;
+    for (let k = 0; k < size; k++) out[b * size + k] = norm + partial[b * size + k]!;
+  }
+  return out;
+}
+
+/**
+ * ||e_k||^2 - 2 r_b . e_k for every point and code, as ONE matMul of [r | 1] [B, D+1] by
+ * [-2 E^T ; ||e||^2] [D+1, K], both built here on the host: no Transpose, Square, Sum or
+ * broadcast kernels (each a pass over a [B, K] or [K, D] matrix), and off the gradient tape.
+ */
+function codebookScores(points: Float32Array, table: Float32Array, dim: number): tf.Tensor2D {
+  const rows = points.length / dim;
+  const size = table.length / dim;
+  const width = dim + 1;
+  const left = new Float32Array(rows * width);
+  for (let b = 0; b < rows; b++) {
+    left.set(points.subarray(b * dim, (b + 1) * dim), b * width);
+    left[b * width + dim] = 1;
+  }
+  const right = new Float32Array(width * size);
+  for (let k = 0; k < size; k++) {
+    let norm = 0;
+    for (let j = 0; j < dim; j++) {
+      const e = table[k * dim + j]!;
+      right[j * size + k] = -2 * e;
+      norm += e * e;
+    }
+    right[dim * size + k] = norm;
+  }
+  return offTape(() => tf.matMul(tf.tensor2d(left, [rows, width]), tf.tensor2d(right, [width, size])));
 }
 
 /**
