@@ -15,7 +15,7 @@ import { straightThrough } from '../tensor/ops.js';
 import type { Rng } from '../tensor/rng.js';
 import type { WritableTensor } from '../tensor/safetensors.js';
 import { dense, l2Normalize } from './layers.js';
-import { quantizationScale, reconstructionLoss } from './losses.js';
+import { normalizedReconstructionLoss, quantizationScale, reconstructionLoss } from './losses.js';
 import { assignCodes, quantizationLoss } from './quantizer.js';
 import type { CodeAssignment } from './quantizer.js';
 import type { RqvaeSettings } from './settings.js';
@@ -47,6 +47,7 @@ export interface Quantized {
 }
 
 export interface RqvaeOutput extends Quantized {
+  /** The decoder's output (normalised in genrec). With normalizeOutput, a value only: gradients flow through `reconLoss`. */
   xHat: tf.Tensor2D;
   reconLoss: tf.Scalar;
   /** reconLoss + quantLossWeight * quantLoss: what training minimises. */
@@ -110,10 +111,14 @@ export class Rqvae {
   }
 
   forward(x: tf.Tensor2D, assignment: Assignment): RqvaeOutput {
+    const s = this.settings;
     const quantized = this.quantize(this.encode(x), assignment);
-    const xHat = this.decode(quantized.zq);
-    const reconLoss = reconstructionLoss(xHat, x, this.settings.lossScaling);
-    const loss = tf.add(reconLoss, tf.mul(quantized.quantLoss, this.settings.quantLossWeight)) as tf.Scalar;
+    const out = this.mlp(this.decoder, quantized.zq);
+    // With genrec's normalised output, normalisation and loss are one fused op (losses.ts).
+    const { xHat, loss: reconLoss } = s.normalizeOutput
+      ? normalizedReconstructionLoss(out, x, s.lossScaling)
+      : { xHat: out, loss: reconstructionLoss(out, x, s.lossScaling) };
+    const loss = tf.add(reconLoss, tf.mul(quantized.quantLoss, s.quantLossWeight)) as tf.Scalar;
     return { ...quantized, xHat, reconLoss, loss };
   }
 
