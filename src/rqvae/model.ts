@@ -15,7 +15,7 @@ import { straightThrough } from '../tensor/ops.js';
 import type { Rng } from '../tensor/rng.js';
 import type { WritableTensor } from '../tensor/safetensors.js';
 import { dense, l2Normalize } from './layers.js';
-import { normalizedReconstructionLoss, quantizationScale, reconstructionLoss } from './losses.js';
+import { quantizationScale, reconstructionLoss } from './losses.js';
 import { assignCodes, quantizationLoss } from './quantizer.js';
 import type { CodeAssignment } from './quantizer.js';
 import type { RqvaeSettings } from './settings.js';
@@ -47,7 +47,6 @@ export interface Quantized {
 }
 
 export interface RqvaeOutput extends Quantized {
-  /** The decoder's output (normalised in genrec). With normalizeOutput, a value only: gradients flow through `reconLoss`. */
   xHat: tf.Tensor2D;
   reconLoss: tf.Scalar;
   /** reconLoss + quantLossWeight * quantLoss: what training minimises. */
@@ -111,14 +110,10 @@ export class Rqvae {
   }
 
   forward(x: tf.Tensor2D, assignment: Assignment): RqvaeOutput {
-    const s = this.settings;
     const quantized = this.quantize(this.encode(x), assignment);
-    const out = this.mlp(this.decoder, quantized.zq);
-    // With genrec's normalised output, normalisation and loss are one fused op (losses.ts).
-    const { xHat, loss: reconLoss } = s.normalizeOutput
-      ? normalizedReconstructionLoss(out, x, s.lossScaling)
-      : { xHat: out, loss: reconstructionLoss(out, x, s.lossScaling) };
-    const loss = tf.add(reconLoss, tf.mul(quantized.quantLoss, s.quantLossWeight)) as tf.Scalar;
+    const xHat = this.decode(quantized.zq);
+    const reconLoss = reconstructionLoss(xHat, x, this.settings.lossScaling);
+    const loss = tf.add(reconLoss, tf.mul(quantized.quantLoss, this.settings.quantLossWeight)) as tf.Scalar;
     return { ...quantized, xHat, reconLoss, loss };
   }
 
