@@ -7,10 +7,12 @@
  *                 SiLU' = s (1 + pre (1 - s)) = s + y (1 - s) with s = sigmoid(pre);  ReLU' = step(pre)
  *   l2Normalize:  y = x / max(||x||, 1e-12) per row (torch F.normalize)
  *                 dx = (dy - y * <dy, y>) / ||x||   (dx = dy / 1e-12 where the norm is clamped)
- * Matrix products transpose explicitly (XNNPACK serves only plain 2-D matMuls on wasm).
+ * Matrix products transpose explicitly (XNNPACK serves only plain 2-D matMuls on wasm), through
+ * transpose2d (tensor/transpose.ts: tfjs-wasm's 2-D Transpose is ~7x slower on a batch of 1024).
  */
 import { tf } from '../tensor/backend.js';
 import { customOp } from '../tensor/customOp.js';
+import { transpose2d } from '../tensor/transpose.js';
 import type { Activation } from './settings.js';
 
 export type LayerActivation = Activation | 'none';
@@ -48,8 +50,8 @@ export function dense(x: tf.Tensor2D, weight: tf.Variable<tf.Rank.R2>, bias: tf.
       // Shared by every input's gradient; lives until the backward pass ends.
       const dpre = activationGradient(dy, kept, activation);
       const thunks: Record<string, () => tf.Tensor> = {
-        x: () => tf.matMul(dpre, tf.transpose(weight)),
-        weight: () => tf.matMul(tf.transpose(sx!), dpre),
+        x: () => tf.matMul(dpre, transpose2d(weight)),
+        weight: () => tf.matMul(transpose2d(sx! as tf.Tensor2D), dpre),
       };
       if (bias) thunks['bias'] = () => tf.sum(dpre, 0);
       return thunks;
