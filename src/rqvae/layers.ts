@@ -53,7 +53,8 @@ export function dense(x: tf.Tensor2D, weight: tf.Variable<tf.Rank.R2>, bias: tf.
         x: () => tf.matMul(dpre, transpose2d(weight)),
         weight: () => tf.matMul(transpose2d(sx! as tf.Tensor2D), dpre),
       };
-      if (bias) thunks['bias'] = () => tf.sum(dpre, 0);
+      // Rows summed along the inner axis: tfjs-wasm's Sum over axis 0 transposes through the slow 2-D kernel.
+      if (bias) thunks['bias'] = () => tf.sum(transpose2d(dpre as tf.Tensor2D), 1);
       return thunks;
     },
   }) as tf.Tensor2D;
