@@ -12,6 +12,7 @@
  */
 import { tf } from '../tensor/backend.js';
 import { customOp } from '../tensor/customOp.js';
+import type { KeptForBackward } from '../tensor/keptForBackward.js';
 import { transpose2d } from '../tensor/transpose.js';
 import type { Activation } from './settings.js';
 
@@ -21,37 +22,57 @@ export type LayerActivation = Activation | 'none';
  * act(x.W + b). `weight` and `bias` should be variables: the backward reads them by closure, which
  * is safe because a variable outlives the forward's tidy and the optimiser changes it only after
  * the gradients are taken (saving them would clone every weight every step).
+ * With `kept` (a training step), what the backward needs is kept instead of saved (no clones),
+ * and so is the output, which the next layer then reads without a clone either.
  */
-export function dense(x: tf.Tensor2D, weight: tf.Variable<tf.Rank.R2>, bias: tf.Variable<tf.Rank.R1> | undefined, activation: LayerActivation): tf.Tensor2D {
+export function dense(
+  x: tf.Tensor2D,
+  weight: tf.Variable<tf.Rank.R2>,
+  bias: tf.Variable<tf.Rank.R1> | undefined,
+  activation: LayerActivation,
+  kept?: KeptForBackward,
+): tf.Tensor2D {
   if (x.shape[1] !== weight.shape[0]) throw new RangeError(`dense: input [${x.shape}] does not fit weight [${weight.shape}]`);
   const inputs: Record<string, tf.Tensor> = { x, weight };
   if (bias) inputs['bias'] = bias;
+  const keepX = kept !== undefined && kept.holds(x);
+  let forBackward: tf.Tensor[] = [];
   return customOp({
     inputs,
     forward: (save) => {
       const product = tf.matMul(x, weight);
       const pre = bias ? tf.add(product, bias) : product;
+      let y: tf.Tensor;
       switch (activation) {
         case 'silu': {
           const s = tf.sigmoid(pre);
-          const y = tf.mul(pre, s);
-          save([x, s, y]); // SiLU' = s + y (1 - s): no sigmoid to recompute
-          return y;
+          y = tf.mul(pre, s);
+          forBackward = [s, y]; // SiLU' = s + y (1 - s): no sigmoid to recompute
+          break;
         }
         case 'relu':
-          save([x, pre]);
-          return tf.relu(pre);
+          y = tf.relu(pre);
+          forBackward = [pre];
+          break;
         case 'none':
-          save([x]);
-          return pre;
+          y = pre;
+          forBackward = [];
       }
+      if (kept === undefined) save([x, ...forBackward]);
+      else {
+        for (const t of [...forBackward, y]) kept.keep(t);
+        if (!keepX) save([x]);
+      }
+      return y;
     },
-    backward: (dy, [sx, ...kept]) => {
+    backward: (dy, saved) => {
+      const sx = (kept === undefined || !keepX ? saved[0] : x) as tf.Tensor2D;
+      const activations = kept === undefined ? saved.slice(1) : forBackward;
       // Shared by every input's gradient; lives until the backward pass ends.
-      const dpre = activationGradient(dy, kept, activation);
+      const dpre = activationGradient(dy, activations, activation);
       const thunks: Record<string, () => tf.Tensor> = {
         x: () => tf.matMul(dpre, transpose2d(weight)),
-        weight: () => tf.matMul(transpose2d(sx! as tf.Tensor2D), dpre),
+        weight: () => tf.matMul(transpose2d(sx), dpre),
       };
       // Rows summed along the inner axis: tfjs-wasm's Sum over axis 0 transposes through the slow 2-D kernel.
       if (bias) thunks['bias'] = () => tf.sum(transpose2d(dpre as tf.Tensor2D), 1);
@@ -74,23 +95,29 @@ function activationGradient(dy: tf.Tensor, kept: tf.Tensor[], activation: LayerA
   }
 }
 
-/** Rows scaled to unit L2 norm, as torch F.normalize(x, dim=-1) (norm clamped at 1e-12). */
-export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
+/** Rows scaled to unit L2 norm, as torch F.normalize(x, dim=-1) (norm clamped at 1e-12); `kept` as for dense. */
+export function l2Normalize(x: tf.Tensor2D, kept?: KeptForBackward): tf.Tensor2D {
+  let forBackward: tf.Tensor[] = [];
   return customOp({
     inputs: { x },
     forward: (save) => {
       const inverseNorm = tf.rsqrt(tf.maximum(tf.sum(tf.square(x), 1, true), 1e-24));
       const y = tf.mul(x, inverseNorm);
-      save([y, inverseNorm]);
+      forBackward = [y, inverseNorm];
+      if (kept === undefined) save(forBackward);
+      else for (const t of forBackward) kept.keep(t);
       return y;
     },
-    backward: (dy, [y, inverseNorm]) => ({
-      x: () => {
-        // Where the norm was clamped the map is linear (x * 1e12): mask the projection there.
-        const unclamped = tf.cast(tf.less(inverseNorm!, 1e12), 'float32');
-        const projection = tf.mul(y!, tf.mul(tf.sum(tf.mul(dy, y!), 1, true), unclamped));
-        return tf.mul(tf.sub(dy, projection), inverseNorm!);
-      },
-    }),
+    backward: (dy, saved) => {
+      const [y, inverseNorm] = kept === undefined ? saved : forBackward;
+      return {
+        x: () => {
+          // Where the norm was clamped the map is linear (x * 1e12): mask the projection there.
+          const unclamped = tf.cast(tf.less(inverseNorm!, 1e12), 'float32');
+          const projection = tf.mul(y!, tf.mul(tf.sum(tf.mul(dy, y!), 1, true), unclamped));
+          return tf.mul(tf.sub(dy, projection), inverseNorm!);
+        },
+      };
+    },
   }) as tf.Tensor2D;
 }

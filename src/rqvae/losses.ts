@@ -9,6 +9,7 @@
  */
 import { tf } from '../tensor/backend.js';
 import { customOp } from '../tensor/customOp.js';
+import type { KeptForBackward } from '../tensor/keptForBackward.js';
 import type { LossScaling } from './settings.js';
 
 /** The factor on each level's summed squared errors: 1/B (`sum`), or 1/(B * latentDim * levels) (`mean`). */
@@ -19,19 +20,21 @@ export function quantizationScale(scaling: LossScaling, batch: number, latentDim
 /**
  * Reconstruction loss of a batch: sum over dims then batch mean (`sum`), or the mean over all
  * elements (`mean`). One op (gradient 2 * scale * (x_hat - x)) instead of three taped kernels
- * that would each clone a [B, input] matrix.
+ * that would each clone a [B, input] matrix. `kept` as for dense (layers.ts).
  */
-export function reconstructionLoss(xHat: tf.Tensor2D, x: tf.Tensor2D, scaling: LossScaling): tf.Scalar {
+export function reconstructionLoss(xHat: tf.Tensor2D, x: tf.Tensor2D, scaling: LossScaling, kept?: KeptForBackward): tf.Scalar {
   const [batch, dim] = x.shape;
   const scale = scaling === 'sum' ? 1 / batch : 1 / (batch * dim);
+  let diff: tf.Tensor | undefined;
   return customOp({
     inputs: { xHat },
     forward: (save) => {
-      const diff = tf.sub(xHat, x);
-      save([diff]);
+      diff = tf.sub(xHat, x);
+      if (kept === undefined) save([diff]);
+      else kept.keep(diff);
       return tf.mul(tf.sum(tf.square(diff)), scale);
     },
-    backward: (dy, [diff]) => ({ xHat: () => tf.mul(diff!, tf.mul(dy, 2 * scale)) }),
+    backward: (dy, saved) => ({ xHat: () => tf.mul(kept === undefined ? saved[0]! : diff!, tf.mul(dy, 2 * scale)) }),
   }) as tf.Scalar;
 }
 

@@ -11,6 +11,7 @@
  * Tensor names: encoder.<i>.weight / .bias, decoder.<i>.weight / .bias, quantizer.<l>.codebook.
  */
 import { tf } from '../tensor/backend.js';
+import type { KeptForBackward } from '../tensor/keptForBackward.js';
 import { straightThrough } from '../tensor/ops.js';
 import type { Rng } from '../tensor/rng.js';
 import type { WritableTensor } from '../tensor/safetensors.js';
@@ -81,15 +82,18 @@ export class Rqvae {
     return this.config.settings;
   }
 
-  /** x [B, input] -> r_0 [B, latent]: activation between layers, none after the last. */
-  encode(x: tf.Tensor2D): tf.Tensor2D {
-    return this.mlp(this.encoder, x);
+  /**
+   * x [B, input] -> r_0 [B, latent]: activation between layers, none after the last. With `kept`
+   * (a training step) the layers keep what their backward needs instead of cloning it (layers.ts).
+   */
+  encode(x: tf.Tensor2D, kept?: KeptForBackward): tf.Tensor2D {
+    return this.mlp(this.encoder, x, kept);
   }
 
   /** z_q [B, latent] -> x_hat [B, input]; genrec L2-normalises the output. */
-  decode(zq: tf.Tensor2D): tf.Tensor2D {
-    const out = this.mlp(this.decoder, zq);
-    return this.settings.normalizeOutput ? l2Normalize(out) : out;
+  decode(zq: tf.Tensor2D, kept?: KeptForBackward): tf.Tensor2D {
+    const out = this.mlp(this.decoder, zq, kept);
+    return this.settings.normalizeOutput ? l2Normalize(out, kept) : out;
   }
 
   /** Codes of every level and sum_l q_l for latents z, without gradient (quantizer.ts). */
@@ -109,10 +113,11 @@ export class Rqvae {
     return { zq, codes: assigned.codes, quantLoss };
   }
 
-  forward(x: tf.Tensor2D, assignment: Assignment): RqvaeOutput {
-    const quantized = this.quantize(this.encode(x), assignment);
-    const xHat = this.decode(quantized.zq);
-    const reconLoss = reconstructionLoss(xHat, x, this.settings.lossScaling);
+  /** `kept`: see encode; the caller releases it once the gradients are taken (step.ts). */
+  forward(x: tf.Tensor2D, assignment: Assignment, kept?: KeptForBackward): RqvaeOutput {
+    const quantized = this.quantize(this.encode(x, kept), assignment);
+    const xHat = this.decode(quantized.zq, kept);
+    const reconLoss = reconstructionLoss(xHat, x, this.settings.lossScaling, kept);
     const loss = tf.add(reconLoss, tf.mul(quantized.quantLoss, this.settings.quantLossWeight)) as tf.Scalar;
     return { ...quantized, xHat, reconLoss, loss };
   }
@@ -155,10 +160,10 @@ export class Rqvae {
     for (const v of this.variables()) v.dispose();
   }
 
-  private mlp(layers: Layer[], x: tf.Tensor2D): tf.Tensor2D {
+  private mlp(layers: Layer[], x: tf.Tensor2D, kept: KeptForBackward | undefined): tf.Tensor2D {
     let h = x;
     layers.forEach((layer, i) => {
-      h = dense(h, layer.weight, layer.bias, i < layers.length - 1 ? this.settings.activation : 'none');
+      h = dense(h, layer.weight, layer.bias, i < layers.length - 1 ? this.settings.activation : 'none', kept);
     });
     return h;
   }

@@ -11,6 +11,7 @@ import { GENREC_RQVAE, OFFICIAL_RQVAE, validateRqvaeSettings } from '../../src/r
 import type { RqvaeSettings } from '../../src/rqvae/settings.js';
 import { selectBackend, tf } from '../../src/tensor/backend.js';
 import { customOp } from '../../src/tensor/customOp.js';
+import { KeptForBackward } from '../../src/tensor/keptForBackward.js';
 import { gatherRows, straightThrough } from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/rng.js';
 
@@ -141,6 +142,34 @@ test('fused ops give the gradients of autodiff over the literal spec formula (bo
         }
       });
     } finally {
+      model.dispose();
+    }
+  }
+});
+
+test('keeping activations for the backward instead of saving (cloning) them gives the same gradients and leaves no tensor behind', () => {
+  const variants: Array<[string, RqvaeSettings]> = [
+    ['genrec', SMALL],
+    ['official-like', { ...SMALL, activation: 'relu', bias: true, weightInit: 'xavier-normal', normalizeOutput: false, lossScaling: 'mean' }],
+  ];
+  for (const [name, settings] of variants) {
+    const model = new Rqvae({ inputDim: 40, settings }, new Rng(5));
+    const x = data(64, 40, 6, 0.3);
+    try {
+      const grads = (kept?: KeptForBackward): Float32Array[] => {
+        const before = tf.memory().numTensors;
+        const { value, grads: g } = tf.variableGrads(() => model.forward(x, 'train', kept).loss, model.variables());
+        kept?.release();
+        const out = model.variables().map((v) => g[v.name]!.dataSync() as Float32Array);
+        tf.dispose([value, ...Object.values(g)]);
+        assert.equal(tf.memory().numTensors, before, `${name}: tensors left behind${kept ? ' with kept activations' : ''}`);
+        return out;
+      };
+      const saved = grads();
+      const kept = grads(new KeptForBackward());
+      saved.forEach((g, i) => assert.deepEqual(kept[i], g, `${name}: gradient of ${model.namedVariables()[i]![0]}`));
+    } finally {
+      x.dispose();
       model.dispose();
     }
   }
