@@ -22,6 +22,7 @@ export function trainingStep(model: Rqvae, optimizer: AdamW, x: tf.Tensor2D, lea
   let quantLoss = NaN;
   // Activations the backward reads, kept for this step instead of cloned (layers.ts).
   const kept = new KeptForBackward();
+  kept.lend(x); // the caller's batch outlives the step: the first layer reads it without a clone
   try {
     return tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => {

@@ -9,6 +9,7 @@ import { tf } from './backend.js';
 
 export class KeptForBackward {
   private readonly held = new Set<tf.Tensor>();
+  private readonly lent = new Set<tf.Tensor>();
 
   /** Keeps `t` (no tidy disposes it) until release(); returns it. */
   keep<T extends tf.Tensor>(t: T): T {
@@ -16,12 +17,18 @@ export class KeptForBackward {
     return t;
   }
 
+  /** Declares that `t`, owned by the caller, outlives the step (its input batch): readable by closure, never disposed here. */
+  lend(t: tf.Tensor): void {
+    this.lent.add(t);
+  }
+
   holds(t: tf.Tensor): boolean {
-    return this.held.has(t);
+    return this.held.has(t) || this.lent.has(t);
   }
 
   release(): void {
     tf.dispose([...this.held]);
     this.held.clear();
+    this.lent.clear();
   }
 }

@@ -166,8 +166,11 @@ test('keeping activations for the backward instead of saving (cloning) them give
         return out;
       };
       const saved = grads();
-      const kept = grads(new KeptForBackward());
+      const keeper = new KeptForBackward();
+      keeper.lend(x);
+      const kept = grads(keeper);
       saved.forEach((g, i) => assert.deepEqual(kept[i], g, `${name}: gradient of ${model.namedVariables()[i]![0]}`));
+      assert.ok(!x.isDisposed, 'a lent tensor is not disposed by release()');
     } finally {
       x.dispose();
       model.dispose();
