@@ -20,7 +20,7 @@
  * rows at a time, so v[k] and colSums[k] are loaded once per eight rows. The additions keep the
  * order of a one-row-at-a-time loop, so the result is bit for bit that of the simple loop.
  */
-import { argmaxWithColumnOffsets, centerCosts, sinkhornAssign } from '../tensor/sinkhorn.js';
+import { argmaxWithColumnOffsets, costCentring, sinkhornAssign } from '../tensor/sinkhorn.js';
 
 /** Scalings beyond e^+-ABSORB are folded into the potentials (K recomputed: one exp pass). */
 const ABSORB = 100;
@@ -37,10 +37,9 @@ export function sinkhornAssignScaling(cost: ArrayLike<number>, rows: number, col
   // Beyond e^-708 the kernel would leave the normal float64 range: the log domain copes.
   if (2 / epsilon > 700) return sinkhornAssign(cost, rows, cols, epsilon, iterations);
 
-  const c = centerCosts(cost);
-  for (let i = 0; i < c.length; i++) c[i] = -(c[i] as number) / epsilon;
-  const alpha = rowMaxima(c, rows, cols);
-  for (let b = 0; b < rows; b++) alpha[b] = -(alpha[b] as number);
+  const c = new Float64Array(rows * cols);
+  const alpha = new Float64Array(rows);
+  scaledCosts(cost, rows, cols, epsilon, c, alpha);
   const beta = new Float64Array(cols);
   const kernel = new Float64Array(rows * cols);
   const u = new Float64Array(rows).fill(1);
@@ -91,15 +90,22 @@ function checkScalings(s: Float64Array): Scalings {
   return state;
 }
 
-function rowMaxima(c: Float64Array, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows);
+/**
+ * c = C = -D'/eps with D' the official centring (centerCosts, same arithmetic), and
+ * alpha[b] = -max_k C[b,k]: one pass over the costs after the one that finds their range.
+ */
+function scaledCosts(cost: ArrayLike<number>, rows: number, cols: number, epsilon: number, c: Float64Array, alpha: Float64Array): void {
+  const { mid, amp } = costCentring(cost);
   for (let b = 0; b < rows; b++) {
     const o = b * cols;
     let m = -Infinity;
-    for (let k = 0; k < cols; k++) m = Math.max(m, c[o + k] as number);
-    out[b] = m;
+    for (let k = 0; k < cols; k++) {
+      const v = -(((cost[o + k] as number) - mid) / amp) / epsilon;
+      c[o + k] = v;
+      m = Math.max(m, v);
+    }
+    alpha[b] = -m;
   }
-  return out;
 }
 
 /** K[b,k] = exp(C[b,k] + alpha[b] + beta[k]). */

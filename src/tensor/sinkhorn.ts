@@ -26,6 +26,14 @@ const MARGIN = 30;
 
 /** Step 1 of the official code: centre and scale the whole cost matrix into [-1, 1]. */
 export function centerCosts(cost: ArrayLike<number>): Float64Array {
+  const { mid, amp } = costCentring(cost);
+  const out = new Float64Array(cost.length);
+  for (let i = 0; i < cost.length; i++) out[i] = ((cost[i] as number) - mid) / amp;
+  return out;
+}
+
+/** The centring of step 1: D' = (D - mid) / amp. Throws on a cost that is not finite. */
+export function costCentring(cost: ArrayLike<number>): { mid: number; amp: number } {
   let max = -Infinity;
   let min = Infinity;
   for (let i = 0; i < cost.length; i++) {
@@ -35,10 +43,7 @@ export function centerCosts(cost: ArrayLike<number>): Float64Array {
     if (v < min) min = v;
   }
   const mid = (max + min) / 2;
-  const amp = max - mid + 1e-5;
-  const out = new Float64Array(cost.length);
-  for (let i = 0; i < cost.length; i++) out[i] = ((cost[i] as number) - mid) / amp;
-  return out;
+  return { mid, amp: max - mid + 1e-5 };
 }
 
 /**
