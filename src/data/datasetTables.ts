@@ -39,43 +39,54 @@ export const SEQUENCES_SCHEMA = {
   test_position: new arrow.Int32(),
 } satisfies TableSchema;
 
-export function itemsTable(set: SequenceSet, sourceIds: string[], text: (logItem: number) => ItemText): arrow.Table {
-  const rows = Array.from(set.itemSource, (logItem) => text(logItem));
-  const utf8 = utf8Vector;
+/** One batch of `items.parquet` rows. */
+export interface ItemRows {
+  itemIds: Int32Array;
+  sourceIds: readonly string[];
+  texts: readonly ItemText[];
+}
+
+/** One batch of `interactions.parquet` rows, in (user, position) order. */
+export interface InteractionColumns {
+  user: Int32Array;
+  item: Int32Array;
+  position: Int32Array;
+  /** Unix seconds as read (2023's milliseconds leave a fraction); undefined when the source has none. */
+  time: Float64Array | undefined;
+}
+
+/** One batch of `sequences.parquet` rows: whole users. */
+export interface SequenceRows {
+  userIds: Int32Array;
+  sourceUserIds: readonly string[];
+  sequences: readonly Int32Array[];
+  /** Aligned with `sequences`; undefined when the source has no timestamps. */
+  timestamps: readonly Float64Array[] | undefined;
+}
+
+export function itemsBatch({ itemIds, sourceIds, texts }: ItemRows): arrow.Table {
   return new arrow.Table({
-    item_id: arrow.makeVector(Int32Array.from(rows, (_, i) => i)),
-    source_id: utf8(Array.from(set.itemSource, (logItem) => sourceIds[logItem]!)),
-    asin: utf8(rows.map((r) => r.asin)),
-    title: utf8(rows.map((r) => r.title)),
-    description: utf8(rows.map((r) => r.description)),
-    brand: utf8(rows.map((r) => r.brand)),
-    categories: utf8(rows.map((r) => r.categories)),
-    price: arrow.vectorFromArray(rows.map((r) => r.price), new arrow.Float64()),
+    item_id: arrow.makeVector(itemIds),
+    source_id: utf8Vector(sourceIds),
+    asin: utf8Vector(texts.map((r) => r.asin)),
+    title: utf8Vector(texts.map((r) => r.title)),
+    description: utf8Vector(texts.map((r) => r.description)),
+    brand: utf8Vector(texts.map((r) => r.brand)),
+    categories: utf8Vector(texts.map((r) => r.categories)),
+    price: arrow.vectorFromArray(texts.map((r) => r.price), new arrow.Float64()),
   });
 }
 
-export function interactionsTable(set: SequenceSet): arrow.Table {
-  const total = set.sequences.reduce((n, s) => n + s.length, 0);
-  const user = new Int32Array(total);
-  const item = new Int32Array(total);
-  const position = new Int32Array(total);
-  const time = new BigInt64Array(total);
-  let row = 0;
-  set.sequences.forEach((seq, u) => {
-    seq.forEach((it, p) => {
-      user[row] = u;
-      item[row] = it;
-      position[row] = p;
-      // Whole seconds; sources in milliseconds (2023) keep the fraction only for ordering.
-      if (set.timestamps) time[row] = BigInt(Math.floor(set.timestamps[u]![p]!));
-      row++;
-    });
-  });
-  const timestamp = set.timestamps
-    ? arrow.makeVector(time)
+export function interactionsBatch({ user, item, position, time }: InteractionColumns): arrow.Table {
+  const rows = user.length;
+  // Whole seconds; sources in milliseconds (2023) keep the fraction only for ordering.
+  const seconds = new BigInt64Array(rows);
+  if (time) for (let r = 0; r < rows; r++) seconds[r] = BigInt(Math.floor(time[r]!));
+  const timestamp = time
+    ? arrow.makeVector(seconds)
     : arrow.makeVector(
         // parquet-wasm wants the values buffer even when every value is null.
-        arrow.makeData({ type: new arrow.Int64(), length: total, nullCount: total, nullBitmap: new Uint8Array((total + 7) >> 3), data: time }),
+        arrow.makeData({ type: new arrow.Int64(), length: rows, nullCount: rows, nullBitmap: new Uint8Array((rows + 7) >> 3), data: seconds }),
       );
   return new arrow.Table({
     user_id: arrow.makeVector(user),
@@ -85,16 +96,58 @@ export function interactionsTable(set: SequenceSet): arrow.Table {
   });
 }
 
-export function sequencesTable(set: SequenceSet, sourceUserIds: string[]): arrow.Table {
-  const lengths = Int32Array.from(set.sequences, (s) => s.length);
+export function sequencesBatch({ userIds, sourceUserIds, sequences, timestamps }: SequenceRows): arrow.Table {
+  const lengths = Int32Array.from(sequences, (s) => s.length);
   return new arrow.Table({
-    user_id: arrow.makeVector(Int32Array.from(lengths, (_, i) => i)),
-    source_user_id: utf8Vector(Array.from(set.userSource, (u) => sourceUserIds[u]!)),
-    items: listOfInt32Vector(set.sequences),
-    timestamps: listOfInt64Vector(set.timestamps ? set.timestamps.map((t) => t.map(Math.floor)) : set.sequences.map(() => null)),
+    user_id: arrow.makeVector(userIds),
+    source_user_id: utf8Vector(sourceUserIds),
+    items: listOfInt32Vector(sequences),
+    timestamps: listOfInt64Vector(timestamps ? timestamps.map((t) => t.map(Math.floor)) : sequences.map(() => null)),
     length: arrow.makeVector(lengths),
     valid_position: arrow.makeVector(lengths.map((n) => n - 2)),
     test_position: arrow.makeVector(lengths.map((n) => n - 1)),
+  });
+}
+
+/**
+ * Whole tables from sequences held in memory (small datasets, test fixtures); ingestion writes
+ * the same tables batch by batch (src/data/datasetWriter.ts).
+ */
+export function itemsTable(set: SequenceSet, sourceIds: string[], text: (logItem: number) => ItemText): arrow.Table {
+  return itemsBatch({
+    itemIds: Int32Array.from(set.itemSource, (_, i) => i),
+    sourceIds: Array.from(set.itemSource, (logItem) => sourceIds[logItem]!),
+    texts: Array.from(set.itemSource, (logItem) => text(logItem)),
+  });
+}
+
+export function interactionsTable(set: SequenceSet): arrow.Table {
+  const total = set.sequences.reduce((n, s) => n + s.length, 0);
+  const columns: InteractionColumns = {
+    user: new Int32Array(total),
+    item: new Int32Array(total),
+    position: new Int32Array(total),
+    time: set.timestamps ? new Float64Array(total) : undefined,
+  };
+  let row = 0;
+  set.sequences.forEach((seq, u) => {
+    seq.forEach((it, p) => {
+      columns.user[row] = u;
+      columns.item[row] = it;
+      columns.position[row] = p;
+      if (columns.time) columns.time[row] = set.timestamps![u]![p]!;
+      row++;
+    });
+  });
+  return interactionsBatch(columns);
+}
+
+export function sequencesTable(set: SequenceSet, sourceUserIds: string[]): arrow.Table {
+  return sequencesBatch({
+    userIds: Int32Array.from(set.sequences, (_, u) => u),
+    sourceUserIds: Array.from(set.userSource, (u) => sourceUserIds[u]!),
+    sequences: set.sequences,
+    timestamps: set.timestamps,
   });
 }
 

@@ -1,16 +1,14 @@
 import { BadInputError } from '../../errors.js';
-import { InteractionLog } from '../interactionLog.js';
-import { itemTextFromRecord, type ItemText, type ProgressSink } from '../itemText.js';
+import type { InteractionLog } from '../interactionLog.js';
+import { itemTextFromRecord, type ProgressSink } from '../itemText.js';
 import { readLines } from '../lineReader.js';
 import { parsePythonLiteral, PyLiteralError } from '../pyLiteral.js';
 
+/** What a reader reports; the interactions and item text themselves went into its InteractionLog. */
 export interface RawDataset {
-  log: InteractionLog;
-  /** Cleaned text by log item index, for items that have a metadata record. */
-  items: Map<number, ItemText>;
-  /** Source ids as numbers (formats whose ids are indices), by log index. */
-  givenIds?: { users: number[]; items: number[] };
   counts: { records: number; metaRecords: number };
+  /** The source's user and item ids are 0-based indices (LC-Rec, RecBole splits), kept when they can be. */
+  idsAreIndices?: boolean;
   /** False when the source has no item file at all: then no interaction is dropped for lacking metadata. */
   hasMetadata?: boolean;
 }
@@ -24,8 +22,7 @@ export interface ReadOptions {
  * Amazon 2014: `reviews_<Cat>_5.json.gz` (JSON lines) and `meta_<Cat>.json.gz`, whose lines are
  * Python dict literals. Both are streamed line by line; metadata is kept only for reviewed items.
  */
-export async function readAmazon2014(files: { reviews: string; meta: string }, opts: ReadOptions = {}): Promise<RawDataset> {
-  const log = new InteractionLog();
+export async function readAmazon2014(files: { reviews: string; meta: string }, log: InteractionLog, opts: ReadOptions = {}): Promise<RawDataset> {
   let records = 0;
   for await (const { line, lineNumber } of readLines(files.reviews, progressOf('reviews', opts))) {
     if (line.trim() === '') continue;
@@ -43,7 +40,6 @@ export async function readAmazon2014(files: { reviews: string; meta: string }, o
     records++;
   }
 
-  const items = new Map<number, ItemText>();
   let metaRecords = 0;
   for await (const { line, lineNumber } of readLines(files.meta, progressOf('metadata', opts))) {
     if (line.trim() === '') continue;
@@ -51,10 +47,9 @@ export async function readAmazon2014(files: { reviews: string; meta: string }, o
     const record = parseMetaLine(line, at);
     metaRecords++;
     const asin = requireString(record, 'asin', at);
-    const index = log.items.get(asin);
-    if (index !== undefined && !items.has(index)) items.set(index, itemTextFromRecord(record, asin));
+    await log.offerItemText(asin, () => itemTextFromRecord(record, asin));
   }
-  return { log, items, counts: { records, metaRecords } };
+  return { counts: { records, metaRecords } };
 }
 
 /** genrec tries JSON first and falls back to Python literals; we never evaluate code. */

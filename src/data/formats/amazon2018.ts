@@ -1,6 +1,6 @@
 import { BadInputError } from '../../errors.js';
 import { readDelimited, parseTimestamp } from '../delimited.js';
-import { InteractionLog } from '../interactionLog.js';
+import type { InteractionLog } from '../interactionLog.js';
 import { progressOf, type RawDataset, type ReadOptions } from './amazon2014.js';
 import { parsePrice, readJsonMetadata, readJsonReviews } from './jsonLines.js';
 
@@ -18,13 +18,12 @@ export function isRatingsCsv(file: string): boolean {
  * collapse there; here every row is kept in file order and repeats go through the same dedupe
  * step as every other format (the kept sequences are the same when dedupe is on).
  */
-export async function readAmazon2018(files: { reviews: string; meta: string }, opts: ReadOptions = {}): Promise<RawDataset> {
-  const log = new InteractionLog();
+export async function readAmazon2018(files: { reviews: string; meta: string }, log: InteractionLog, opts: ReadOptions = {}): Promise<RawDataset> {
   const records = isRatingsCsv(files.reviews)
     ? await readRatingsCsv(files.reviews, log, opts)
     : await readJsonReviews(files.reviews, log, { user: 'reviewerID', item: 'asin', time: 'unixReviewTime', timeUnitsPerSecond: 1 }, opts);
-  const { items, metaRecords } = await readJsonMetadata(files.meta, log, 'asin', metaRecord2018, opts);
-  return { log, items, counts: { records, metaRecords } };
+  const metaRecords = await readJsonMetadata(files.meta, log, 'asin', metaRecord2018, opts);
+  return { counts: { records, metaRecords } };
 }
 
 /** The 2018 metadata fields, under the names the shared cleaning reads. */

@@ -1,6 +1,6 @@
 import { BadInputError } from '../../errors.js';
 import { readDelimited, parseTimestamp } from '../delimited.js';
-import { InteractionLog } from '../interactionLog.js';
+import type { InteractionLog } from '../interactionLog.js';
 import { progressOf, type RawDataset, type ReadOptions } from './amazon2014.js';
 import { parsePrice, readJsonMetadata, readJsonReviews } from './jsonLines.js';
 
@@ -16,13 +16,12 @@ export const CSV_2023_REQUIRED = ['user_id', 'parent_asin', 'timestamp'] as cons
  * product share it). Times are kept to the millisecond for ordering (fractional seconds in
  * the log) and written as whole Unix seconds.
  */
-export async function readAmazon2023(files: { reviews: string; meta: string }, opts: ReadOptions = {}): Promise<RawDataset> {
-  const log = new InteractionLog();
+export async function readAmazon2023(files: { reviews: string; meta: string }, log: InteractionLog, opts: ReadOptions = {}): Promise<RawDataset> {
   const records = /\.csv(\.gz)?$/i.test(files.reviews)
     ? await readCsv2023(files.reviews, log, opts)
     : await readJsonReviews(files.reviews, log, { user: 'user_id', item: 'parent_asin', time: 'timestamp', timeUnitsPerSecond: MS_PER_SECOND }, opts);
-  const { items, metaRecords } = await readJsonMetadata(files.meta, log, 'parent_asin', metaRecord2023, opts);
-  return { log, items, counts: { records, metaRecords } };
+  const metaRecords = await readJsonMetadata(files.meta, log, 'parent_asin', metaRecord2023, opts);
+  return { counts: { records, metaRecords } };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { BadInputError } from '../../errors.js';
 import type { InteractionLog } from '../interactionLog.js';
-import { itemTextFromRecord, type ItemText } from '../itemText.js';
+import { itemTextFromRecord } from '../itemText.js';
 import { readLines } from '../lineReader.js';
 import { progressOf, requireString, type ReadOptions } from './amazon2014.js';
 
@@ -51,8 +51,9 @@ export async function readJsonReviews(file: string, log: InteractionLog, fields:
 }
 
 /**
- * Reads a JSON-lines metadata file keyed by `keyField`; `toRecord` maps a release's field names
- * onto the ones `itemTextFromRecord` understands. The first record of an item wins.
+ * Reads a JSON-lines metadata file keyed by `keyField` into `log`; `toRecord` maps a release's
+ * field names onto the ones `itemTextFromRecord` understands. The first record of an item wins.
+ * Returns how many records were read.
  */
 export async function readJsonMetadata(
   file: string,
@@ -60,8 +61,7 @@ export async function readJsonMetadata(
   keyField: string,
   toRecord: (raw: Record<string, unknown>) => Record<string, unknown>,
   opts: ReadOptions,
-): Promise<{ items: Map<number, ItemText>; metaRecords: number }> {
-  const items = new Map<number, ItemText>();
+): Promise<number> {
   let metaRecords = 0;
   for await (const { line, lineNumber } of readLines(file, progressOf('metadata', opts))) {
     if (line.trim() === '') continue;
@@ -69,10 +69,9 @@ export async function readJsonMetadata(
     const raw = parseJsonObject(line, at, 'metadata');
     metaRecords++;
     const key = requireString(raw, keyField, at);
-    const index = log.items.get(key);
-    if (index !== undefined && !items.has(index)) items.set(index, itemTextFromRecord(toRecord(raw), key));
+    await log.offerItemText(key, () => itemTextFromRecord(toRecord(raw), key));
   }
-  return { items, metaRecords };
+  return metaRecords;
 }
 
 /** A price as a number: 2018 writes "$12.99" (or "", or a range), 2023 a number or null. */

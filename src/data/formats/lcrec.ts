@@ -2,8 +2,8 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import StreamObject from 'stream-json/streamers/StreamObject.js';
 import { BadInputError } from '../../errors.js';
-import { InteractionLog } from '../interactionLog.js';
-import { itemTextFromRecord, type ItemText } from '../itemText.js';
+import type { InteractionLog } from '../interactionLog.js';
+import { itemTextFromRecord } from '../itemText.js';
 import type { RawDataset, ReadOptions } from './amazon2014.js';
 
 /**
@@ -11,10 +11,10 @@ import type { RawDataset, ReadOptions } from './amazon2014.js';
  * and `<D>.item.json` (`{"<item idx>": {title, description, brand, categories, ...}}`). Both are
  * streamed one top-level member at a time. The data carries no timestamps: order is the list order.
  */
-export async function readLcRec(files: { inter: string; item: string }, opts: ReadOptions = {}): Promise<RawDataset> {
-  const log = new InteractionLog();
+export async function readLcRec(files: { inter: string; item: string }, log: InteractionLog, opts: ReadOptions = {}): Promise<RawDataset> {
   log.hasTimestamps = false;
-  const givenUsers: number[] = [];
+  // JSON.parse keeps a repeated item key's last text; so does this reader.
+  log.textPrecedence = 'last';
   let records = 0;
   // JSON.parse would keep a repeated key's last list; streaming sees both, and merging them would interleave two histories.
   const seenUsers = new Set<string>();
@@ -22,7 +22,6 @@ export async function readLcRec(files: { inter: string; item: string }, opts: Re
     if (!Array.isArray(value)) throw new BadInputError('expected a list of item indices', { file: files.inter, field: key });
     if (seenUsers.has(key)) throw new BadInputError(`user '${key}' is listed twice`, { file: files.inter, field: key });
     seenUsers.add(key);
-    const user = log.users.size;
     value.forEach((item, position) => {
       if (!Number.isInteger(item) || (item as number) < 0) {
         throw new BadInputError(`expected a non-negative integer item index, found ${JSON.stringify(item)}`, {
@@ -33,31 +32,18 @@ export async function readLcRec(files: { inter: string; item: string }, opts: Re
       log.add(key, String(item), position);
       records++;
     });
-    if (log.users.size > user) givenUsers.push(indexOrNaN(key));
   }
 
-  const items = new Map<number, ItemText>();
   let metaRecords = 0;
   for await (const { key, value } of streamMembers(files.item, 'items', opts)) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new BadInputError('expected an object with the item text', { file: files.item, field: key });
     }
     metaRecords++;
-    const index = log.items.get(key);
-    if (index === undefined) continue;
     const record = value as Record<string, unknown>;
-    items.set(index, itemTextFromRecord(record, typeof record.asin === 'string' && record.asin !== '' ? record.asin : null));
+    await log.offerItemText(key, () => itemTextFromRecord(record, typeof record.asin === 'string' && record.asin !== '' ? record.asin : null));
   }
-  return {
-    log,
-    items,
-    givenIds: { users: givenUsers, items: log.items.values.map(indexOrNaN) },
-    counts: { records, metaRecords },
-  };
-}
-
-function indexOrNaN(key: string): number {
-  return /^\d+$/.test(key) ? Number(key) : Number.NaN;
+  return { counts: { records, metaRecords }, idsAreIndices: true };
 }
 
 async function* streamMembers(file: string, phase: string, opts: ReadOptions): AsyncGenerator<{ key: string; value: unknown }> {

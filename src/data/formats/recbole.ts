@@ -1,7 +1,7 @@
 import { BadInputError } from '../../errors.js';
 import { readDelimited, parseTimestamp } from '../delimited.js';
-import { InteractionLog } from '../interactionLog.js';
-import { itemTextFromRecord, type ItemText } from '../itemText.js';
+import type { InteractionLog } from '../interactionLog.js';
+import { itemTextFromRecord } from '../itemText.js';
 import { parsePythonLiteral } from '../pyLiteral.js';
 import { progressOf, type RawDataset, type ReadOptions } from './amazon2014.js';
 import { parsePrice } from './jsonLines.js';
@@ -51,8 +51,7 @@ function requireToken(value: string, field: string, at: { file: string; line: nu
  * `<D>.inter` (+ optional `<D>.item`). Without a timestamp column the file order is the order.
  * Ids are tokens (ASINs, reviewer ids), never taken as indices.
  */
-export async function readRecboleAtomic(files: { inter: string; item?: string }, opts: ReadOptions = {}): Promise<RawDataset> {
-  const log = new InteractionLog();
+export async function readRecboleAtomic(files: { inter: string; item?: string }, log: InteractionLog, opts: ReadOptions = {}): Promise<RawDataset> {
   let records = 0;
   let timeCol: number | undefined;
   for await (const { fields, header, at } of atomicRows(files.inter, ['user_id', 'item_id'], 'interactions', opts)) {
@@ -65,33 +64,30 @@ export async function readRecboleAtomic(files: { inter: string; item?: string },
     log.add(user, item, timeCol >= 0 ? parseTimestamp(fields[timeCol]!, at, 'timestamp') : records);
     records++;
   }
-  const meta = files.item ? await readAtomicItems(files.item, log, opts) : { items: new Map<number, ItemText>(), metaRecords: 0 };
-  return { log, items: meta.items, counts: { records, metaRecords: meta.metaRecords }, hasMetadata: files.item !== undefined };
+  const metaRecords = files.item ? await readAtomicItems(files.item, log, opts) : 0;
+  return { counts: { records, metaRecords }, hasMetadata: files.item !== undefined };
 }
 
-/** `<D>.item`: `item_id` plus any of title, description, brand, categories, price. */
-export async function readAtomicItems(file: string, log: InteractionLog, opts: ReadOptions): Promise<{ items: Map<number, ItemText>; metaRecords: number }> {
-  const items = new Map<number, ItemText>();
+/** `<D>.item`: `item_id` plus any of title, description, brand, categories, price. Returns the records read. */
+export async function readAtomicItems(file: string, log: InteractionLog, opts: ReadOptions): Promise<number> {
   let metaRecords = 0;
   for await (const { fields, header, at } of atomicRows(file, ['item_id'], 'metadata', opts)) {
     metaRecords++;
     const key = requireToken(fields[header.index('item_id')]!, 'item_id', at);
-    const index = log.items.get(key);
-    if (index === undefined || items.has(index)) continue;
     const get = (name: string) => {
       const i = header.index(name);
       return i >= 0 ? fields[i] : undefined;
     };
-    const record = {
+    const record = () => ({
       title: get('title') ?? get('text'),
       description: get('description'),
       brand: get('brand'),
       categories: parseCategories(get('categories')),
       price: parsePrice(get('price')),
-    };
-    items.set(index, itemTextFromRecord(record, /^[A-Z0-9]{10}$/.test(key) ? key : null));
+    });
+    await log.offerItemText(key, () => itemTextFromRecord(record(), /^[A-Z0-9]{10}$/.test(key) ? key : null));
   }
-  return { items, metaRecords };
+  return metaRecords;
 }
 
 /** RecBole's Amazon `categories:token_seq` holds a Python list body: `'Beauty', 'Makeup'`. */
@@ -123,7 +119,7 @@ interface SplitRow {
  * unused row whose history is the tail of what is built so far. Every row must be used exactly
  * once, or the rows do not describe one sequence and the error names a row.
  */
-export async function readRecboleSplits(files: { train: string; valid: string; test: string; item?: string }, opts: ReadOptions = {}): Promise<RawDataset> {
+export async function readRecboleSplits(files: { train: string; valid: string; test: string; item?: string }, log: InteractionLog, opts: ReadOptions = {}): Promise<RawDataset> {
   const byUser = new Map<string, SplitRow[]>();
   let records = 0;
   let cap = 0;
@@ -141,21 +137,13 @@ export async function readRecboleSplits(files: { train: string; valid: string; t
     }
   }
 
-  const log = new InteractionLog();
   log.hasTimestamps = false;
   for (const [user, rows] of byUser) {
     const sequence = chainRows(user, rows, cap);
     sequence.forEach((item, position) => log.add(user, item, position));
   }
-  const meta = files.item ? await readAtomicItems(files.item, log, opts) : { items: new Map<number, ItemText>(), metaRecords: 0 };
-  const asIndex = (key: string) => (/^\d+$/.test(key) ? Number(key) : Number.NaN);
-  return {
-    log,
-    items: meta.items,
-    givenIds: { users: log.users.values.map(asIndex), items: log.items.values.map(asIndex) },
-    counts: { records, metaRecords: meta.metaRecords },
-    hasMetadata: files.item !== undefined,
-  };
+  const metaRecords = files.item ? await readAtomicItems(files.item, log, opts) : 0;
+  return { counts: { records, metaRecords }, idsAreIndices: true, hasMetadata: files.item !== undefined };
 }
 
 /** One user's full sequence from its split rows (see readRecboleSplits). */
