@@ -68,7 +68,7 @@ export async function readSource(sources: SourceFiles, log: InteractionLog, opts
     case 'amazon2018':
       return readAmazon2018({ reviews: f.reviews!, meta: f.meta! }, log, opts);
     case 'amazon2023':
-      return readAmazon2023({ reviews: f.reviews!, meta: f.meta! }, log, opts);
+      return readAmazon2023({ reviews: f.reviews!, meta: f.meta!, valid: f.valid, test: f.test }, log, opts);
     case 'recbole':
       return readRecboleAtomic({ inter: f.inter!, item: f.item }, log, opts);
     case 'recbole-splits':

@@ -8,7 +8,10 @@
  *   items     (item_key, first_row)   the distinct items (made when the interactions end)
  *   item_text (item_key, meta_row, asin, title, description, brand, categories, price)
  *             the cleaned text of metadata records whose item some interaction names
+ *   history_claims (read_order, file, line, earlier, last_earlier)
+ *             what a source says precedes a row (benchmark splits with history), checked at the end
  */
+import { BadInputError } from '../errors.js';
 import type { ItemText } from './itemText.js';
 import type { Appender, ScratchDb } from './scratchDb.js';
 
@@ -29,6 +32,9 @@ export class InteractionLog {
   /** Metadata offered since the last membership query; the first record of an item wins. */
   private offered = new Map<string, () => ItemText>();
   private textRecords = 0;
+  /** Rows whose source states their history (expectHistory), and the files they came from. */
+  private claims: Appender | undefined;
+  private claimFiles: string[] = [];
 
   private constructor(private readonly db: ScratchDb) {}
 
@@ -69,11 +75,63 @@ export class InteractionLog {
     return this.offered.size >= TEXT_BATCH ? this.keepReviewedTexts() : undefined;
   }
 
-  /** Ends reading: everything added is in the tables. */
+  /**
+   * The source says how many interactions of this user come before the one just added, and the
+   * last of them (null: none). Checked when reading ends, against each user's interactions in
+   * time order: a row that disagrees is bad input, named by `at`.
+   */
+  expectHistory(earlier: number, lastEarlier: string | null, at: { file: string; line: number }): void {
+    if (this.claims === undefined) throw new Error('expectHistory before the history table exists; call prepareHistory first');
+    let file = this.claimFiles.indexOf(at.file);
+    if (file < 0) file = this.claimFiles.push(at.file) - 1;
+    this.claims.appendInteger(this.rows - 1);
+    this.claims.appendInteger(file);
+    this.claims.appendInteger(at.line);
+    this.claims.appendInteger(earlier);
+    if (lastEarlier === null) this.claims.appendNull();
+    else this.claims.appendVarchar(lastEarlier);
+    this.claims.endRow();
+  }
+
+  /** Makes room for expectHistory (a reader whose source states histories calls this first). */
+  async prepareHistory(): Promise<void> {
+    if (this.claims !== undefined) return;
+    await this.db.run('CREATE TABLE history_claims (read_order INTEGER, file INTEGER, line INTEGER, earlier INTEGER, last_earlier VARCHAR)');
+    this.claims = await this.db.appender('history_claims');
+  }
+
+  /** Ends reading: everything added is in the tables, and stated histories agree with them. */
   async finish(): Promise<void> {
     await this.keepReviewedTexts();
     this.texts?.closeSync();
     this.texts = undefined;
+    await this.checkHistories();
+  }
+
+  private async checkHistories(): Promise<void> {
+    if (this.claims === undefined) return;
+    this.claims.closeSync();
+    this.claims = undefined;
+    const order = this.hasTimestamps ? 'ts, read_order' : 'read_order';
+    const [bad] = await this.db.rows(`
+      SELECT c.file, c.line, s.user_key, c.earlier, s.position, c.last_earlier, s.previous
+      FROM history_claims c JOIN (
+        SELECT read_order, user_key,
+               (row_number() OVER (PARTITION BY user_key ORDER BY ${order}) - 1)::INTEGER AS position,
+               lag(item_key) OVER (PARTITION BY user_key ORDER BY ${order}) AS previous
+        FROM reviews) s USING (read_order)
+      WHERE c.earlier <> s.position OR c.last_earlier IS DISTINCT FROM s.previous
+      ORDER BY c.file, c.line LIMIT 1`);
+    if (bad === undefined) return;
+    const [file, line, user, earlier, position, lastEarlier, previous] = bad as [number, number, string, number, number, string | null, string | null];
+    const at = { file: this.claimFiles[file]!, line, field: 'history' };
+    if (earlier !== position) {
+      throw new BadInputError(`the history lists ${earlier} earlier items, but by time this is interaction ${position + 1} of user ${JSON.stringify(user)}`, at);
+    }
+    throw new BadInputError(
+      `the history ends with ${JSON.stringify(lastEarlier)}, but user ${JSON.stringify(user)}'s interaction before this one by time is ${JSON.stringify(previous)}`,
+      at,
+    );
   }
 
   /** Closes the interactions and indexes their items (once, before the first membership query). */

@@ -29,7 +29,10 @@ const AMAZON2014_REVIEWS = /^reviews_(.+?)(?:_5)?\.json(?:\.gz)?$/;
 // 2018: `<Cat>_5.json.gz`, the full `<Cat>.json.gz` or the rating-only `<Cat>.csv`; never a meta_
 // file, a 2014 reviews_ file or LC-Rec's `.inter.json` / `.item.json`.
 const AMAZON2018_REVIEWS = /^(?!reviews_|meta_)(?!.*\.(?:inter|item)\.json$)(.+?)(?:_5)?\.(?:json|csv)(?:\.gz)?$/;
-const AMAZON2023_REVIEWS = /^(?!meta_)(.+?)\.(?:jsonl|csv)(?:\.gz)?$/;
+// 2023: `<Cat>.jsonl`, the rating-only `<Cat>.csv`, or the benchmark splits' `<Cat>.train.csv`
+// (whose `.valid` / `.test` siblings are found from it, never taken as the main file).
+const AMAZON2023_REVIEWS = /^(?!meta_)(?!.*\.(?:valid|test)\.csv(?:\.gz)?$)(.+?)(?:\.train(?=\.csv))?\.(?:jsonl|csv)(?:\.gz)?$/;
+const AMAZON2023_SPLITS = /\.train\.csv(\.gz)?$/;
 const RECBOLE_INTER = /^(?!.*\.(?:train|valid|test)\.inter$)(.+)\.inter$/;
 const RECBOLE_TRAIN = /^(.+)\.train\.inter$/;
 const LCREC_INTER = /^(.+)\.inter\.json$/;
@@ -49,7 +52,16 @@ const LAYOUTS: Record<DatasetFormat, FormatLayout> = {
   },
   amazon2023: {
     main: { role: 'reviews', pattern: AMAZON2023_REVIEWS },
-    siblings: (main) => ({ meta: { pattern: new RegExp(`^meta_${escapeRegex(stem(main, AMAZON2023_REVIEWS))}\\.jsonl(\\.gz)?$`) } }),
+    siblings: (main) => {
+      const c = escapeRegex(stem(main, AMAZON2023_REVIEWS));
+      const siblings: Record<string, Sibling> = {};
+      if (AMAZON2023_SPLITS.test(main)) {
+        siblings.valid = { pattern: new RegExp(`^${c}\\.valid\\.csv(\\.gz)?$`) };
+        siblings.test = { pattern: new RegExp(`^${c}\\.test\\.csv(\\.gz)?$`) };
+      }
+      siblings.meta = { pattern: new RegExp(`^meta_${c}\\.jsonl(\\.gz)?$`) };
+      return siblings;
+    },
   },
   recbole: {
     main: { role: 'inter', pattern: RECBOLE_INTER },
@@ -81,7 +93,7 @@ export const FORMAT_FILES: Record<DatasetFormat, string> = {
   amazon2014: 'reviews_<Cat>_5.json.gz + meta_<Cat>.json.gz',
   lcrec: '<D>.inter.json + <D>.item.json',
   amazon2018: '<Cat>_5.json.gz or <Cat>.csv + meta_<Cat>.json.gz',
-  amazon2023: '<Cat>.jsonl or <Cat>.csv (user_id,parent_asin,rating,timestamp) + meta_<Cat>.jsonl',
+  amazon2023: '<Cat>.jsonl, <Cat>.csv (user_id,parent_asin,rating,timestamp) or <Cat>.train/.valid/.test.csv (benchmark splits) + meta_<Cat>.jsonl',
   recbole: '<D>.inter [+ <D>.item]',
   'recbole-splits': '<D>.train.inter + <D>.valid.inter + <D>.test.inter [+ <D>.item]',
 };

@@ -243,6 +243,105 @@ describe('RecBole / UniSRec sequential splits', () => {
   });
 });
 
+describe('Amazon 2023 benchmark splits (5core/last_out, 5core/timestamp, with or without history)', () => {
+  type Row = [user: string, item: string, ms: number];
+  // The upstream scripts (AmazonReviews2023 benchmark_scripts/last_out_split.py, timestamp_split.py):
+  // each user's rating-only rows in first-appearance order of users, sorted stably by timestamp,
+  // repeats of an item dropped; lines `user,parent_asin,rating,timestamp[,history]`.
+  const ratingOnly: Row[] = REVIEWS.map(([u, i, t]) => [u, asin(i), t * 1000 + 923]);
+  function ordered(rows: Row[]): Map<string, Row[]> {
+    const byUser = new Map<string, Row[]>();
+    for (const row of rows) byUser.set(row[0], [...(byUser.get(row[0]) ?? []), row]);
+    for (const [user, list] of byUser) {
+      const seen = new Set<string>();
+      byUser.set(user, [...list].sort((a, b) => a[2] - b[2]).filter(([, item]) => !seen.has(item) && seen.add(item)));
+    }
+    return byUser;
+  }
+  const line = (history: boolean) => (rows: Row[], k: number) =>
+    `${rows[k]![0]},${rows[k]![1]},5.0,${rows[k]![2]}${history ? `,${rows.slice(0, k).map((r) => r[1]).join(' ')}` : ''}`;
+  function lastOut(history: boolean): Record<'train' | 'valid' | 'test', string[]> {
+    const out = { train: [] as string[], valid: [] as string[], test: [] as string[] };
+    for (const rows of ordered(ratingOnly).values()) {
+      const write = line(history);
+      out.test.push(write(rows, rows.length - 1));
+      if (rows.length > 1) out.valid.push(write(rows, rows.length - 2));
+      for (let k = 0; k < rows.length - 2; k++) out.train.push(write(rows, k));
+    }
+    return out;
+  }
+  function byTime(history: boolean, validFrom: number, testFrom: number): Record<'train' | 'valid' | 'test', string[]> {
+    const out = { train: [] as string[], valid: [] as string[], test: [] as string[] };
+    for (const rows of ordered(ratingOnly).values()) {
+      rows.forEach((row, k) => out[row[2] >= testFrom ? 'test' : row[2] >= validFrom ? 'valid' : 'train'].push(line(history)(rows, k)));
+    }
+    return out;
+  }
+  async function writeSplits(dir: string, splits: Record<'train' | 'valid' | 'test', string[]>, history: boolean, ext: string): Promise<void> {
+    const header = `user_id,parent_asin,rating,timestamp${history ? ',history' : ''}`;
+    await writeFiles(dir, {
+      [`All_Beauty.train${ext}`]: lines([header, ...splits.train]),
+      [`All_Beauty.valid${ext}`]: lines([header, ...splits.valid]),
+      [`All_Beauty.test${ext}`]: lines([header, ...splits.test]),
+      'meta_All_Beauty.jsonl': lines(metaItems.map(meta2023)),
+    });
+  }
+
+  /** The rating-only CSV of the same (already deduplicated) interactions: what the splits must equal. */
+  let reference: string;
+  before(async () => {
+    const dir = await freshDir('splits23-reference');
+    const deduped = ratingOnly.filter(([u, i, t]) => ordered(ratingOnly).get(u)!.some((r) => r[1] === i && r[2] === t));
+    await writeFiles(dir, {
+      'All_Beauty.csv': lines(['user_id,parent_asin,rating,timestamp', ...deduped.map(([u, i, t]) => `${u},${i},5.0,${t}`)]),
+      'meta_All_Beauty.jsonl': lines(metaItems.map(meta2023)),
+    });
+    reference = path.join(dir, 'out');
+    await ingest(dir, 'amazon2023', SETTINGS, reference);
+  });
+
+  const variants: [string, () => Record<'train' | 'valid' | 'test', string[]>, boolean, string][] = [
+    ['last_out_w_his (gzip)', () => lastOut(true), true, '.csv.gz'],
+    ['last_out', () => lastOut(false), false, '.csv'],
+    ['timestamp_w_his', () => byTime(true, 300_000, 400_000), true, '.csv'],
+  ];
+  for (const [name, splits, history, ext] of variants) {
+    test(`${name}: detected, and the same four files as the rating-only CSV`, async () => {
+      const dir = await freshDir(`splits23-${name.replace(/\W+/g, '-')}`);
+      await writeSplits(dir, splits(), history, ext);
+      const detected = await detectFormat(dir);
+      assert.equal(detected.format, 'amazon2023');
+      assert.deepEqual(Object.keys(detected.files), ['reviews', 'valid', 'test', 'meta']);
+      assert.match(detected.files.reviews!, /All_Beauty\.train\.csv/);
+      const out = path.join(dir, 'out');
+      const stats = await ingest(dir, undefined, SETTINGS, out);
+      assert.equal(stats.source.records, 12);
+      for (const file of ['interactions.parquet', 'items.parquet', 'sequences.parquet', 'stats.json']) {
+        assert.deepEqual(await readFile(path.join(out, file)), await readFile(path.join(reference, file)), file);
+      }
+    });
+  }
+
+  test('a history that disagrees with the time order names the row; nothing is written', async () => {
+    const splits = lastOut(true);
+    // U1's third train row claims one earlier item instead of two.
+    splits.train[2] = splits.train[2]!.replace(/,([^,]*) ([^,]*)$/, ',$2');
+    const dir = await freshDir('splits23-short-history');
+    await writeSplits(dir, splits, true, '.csv');
+    const out = path.join(dir, 'out');
+    await failsCleanly(() => ingest(dir, undefined, SETTINGS, out), out, `${path.join(dir, 'All_Beauty.train.csv')}:4`, 'history', 'lists 1 earlier items', 'interaction 3 of user "U1"');
+
+    const swapped = lastOut(true);
+    // U2's valid row names the wrong previous item.
+    const row = swapped.valid.findIndex((l) => l.startsWith('U2,'));
+    swapped.valid[row] = swapped.valid[row]!.replace(/[^, ]+$/, asin('D'));
+    const dir2 = await freshDir('splits23-wrong-history');
+    await writeSplits(dir2, swapped, true, '.csv');
+    const out2 = path.join(dir2, 'out');
+    await failsCleanly(() => ingest(dir2, undefined, SETTINGS, out2), out2, `${path.join(dir2, 'All_Beauty.valid.csv')}:${row + 2}`, `ends with "${asin('D')}"`, `is "${asin('B')}"`);
+  });
+});
+
 describe('gzip members', () => {
   test('a line split across two gzip members reads as one line', async () => {
     const dir = await freshDir('members');
