@@ -9,6 +9,7 @@ import { lcrecHome } from '../infra/paths.js';
 import { connectWorker, createWorkers, runWorkersUntil } from '../infra/worker.js';
 import { join } from 'node:path';
 import { runBaselines } from '../src/baselines/runBaselines.js';
+import { renderDatasetEntry, renderDatasetList } from './datasetsCommand.js';
 import { formatStats, ingestCommand } from './ingestCommand.js';
 import { renderBaselineReport } from './render.js';
 import { runPipeline, startOrAttach } from './runCommand.js';
@@ -287,6 +288,21 @@ withConfigOptions(
 });
 
 registerReportCommand(program, artifactsOption);
+
+const datasets = program.command('datasets').description('the registry of Amazon review releases that `lcrec ingest <name>` downloads');
+datasets
+  .command('list')
+  .description('every registry name with its format and file URLs, marked when not verified from this machine')
+  .option('--release <release>', 'only amazon2014, amazon2018 or amazon2023')
+  .action((flags: { release?: string }) => {
+    process.stdout.write(renderDatasetList(flags.release));
+  });
+datasets
+  .command('show <name>')
+  .description('one registry entry in full (e.g. amazon2018:gift_cards), and whether its files are downloaded')
+  .action((name: string) => {
+    process.stdout.write(renderDatasetEntry(name, lcrecHome()));
+  });
 
 program
   .command('recommend')

@@ -1,6 +1,7 @@
 /**
  * The Amazon review releases by name: `amazon2014:beauty`, `amazon2018:gift_cards`,
- * `amazon2023:all_beauty`, optionally with a variant (`amazon2018:gift_cards:ratings`).
+ * `amazon2023:all_beauty`, optionally with a variant (`amazon2018:gift_cards:ratings`,
+ * `amazon2023:all_beauty:last_out_w_his`). `lcrec datasets list` prints them.
  *
  * NOT VERIFIED FROM THIS MACHINE: the build machines have no internet access, so none of these
  * URLs was fetched here and no sha256 is known (`sha256: null`, `verified: false`). They follow
@@ -106,8 +107,22 @@ const VARIANTS: Record<Release, Record<string, (cat: string) => { format: Datase
       ],
       description: 'all reviews (JSON lines) and metadata (JSON lines)',
     }),
+    last_out_w_his: (c) => splits2023(c, 'last_out_w_his', 'leave-last-out'),
+    timestamp_w_his: (c) => splits2023(c, 'timestamp_w_his', 'absolute-time'),
   },
 };
+
+/** The 2023 benchmark's 5-core train/valid/test CSVs with each row's history, and the metadata. */
+function splits2023(c: string, dir: string, how: string): { format: DatasetFormat; files: RegistryFile[]; description: string } {
+  return {
+    format: 'amazon2023',
+    files: [
+      ...['train', 'valid', 'test'].map((split) => file(`${c}.${split}.csv.gz`, `${BASE_2023}/benchmark/5core/${dir}/${c}.${split}.csv.gz`)),
+      file(`meta_${c}.jsonl.gz`, `${BASE_2023}/raw/meta_categories/meta_${c}.jsonl.gz`),
+    ],
+    description: `5-core ${how} train/valid/test split (user_id,parent_asin,rating,timestamp,history) and metadata; read back into full sequences`,
+  };
+}
 
 const CATEGORIES: Record<Release, string[]> = { amazon2014: CATEGORIES_2014, amazon2018: CATEGORIES_2018, amazon2023: CATEGORIES_2023 };
 
