@@ -9,6 +9,7 @@
  */
 import { tf } from '../tensor/backend.js';
 import { matMul } from '../tensor/ops.js';
+import { transpose2d } from '../tensor/transpose.js';
 import type { LinearFn } from './contract.js';
 
 export function torchLinear(x: tf.Tensor2D, weight: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {
@@ -16,7 +17,7 @@ export function torchLinear(x: tf.Tensor2D, weight: tf.Tensor2D, bias?: tf.Tenso
   const [out, inW] = weight.shape;
   if (inX !== inW) throw new RangeError(`torchLinear: input [${x.shape}] does not fit weight [${weight.shape}] (torch layout [out, in])`);
   return tf.tidy(() => {
-    const y = rows * (inX + out) < inX * out ? tf.transpose(matMul(weight, tf.transpose(x))) : matMul(x, tf.transpose(weight));
+    const y = rows * (inX + out) < inX * out ? transpose2d(matMul(weight, transpose2d(x))) : matMul(x, transpose2d(weight));
     return bias === undefined ? y : tf.add(y, bias);
   });
 }

@@ -12,6 +12,7 @@
 import { tf } from './backend.js';
 import { customOp } from './customOp.js';
 import { sinkhornAssign } from './sinkhorn.js';
+import { transpose2d } from './transpose.js';
 
 export { centerCosts, sinkhornAssign } from './sinkhorn.js';
 
@@ -29,8 +30,8 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     backward: (dy, saved) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       return {
-        a: () => tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), // dA = dy . B^T
-        b: () => tf.matMul(tf.transpose(sa), dy as tf.Tensor2D), // dB = A^T . dy
+        a: () => tf.matMul(dy as tf.Tensor2D, transpose2d(sb)), // dA = dy . B^T
+        b: () => tf.matMul(transpose2d(sa), dy as tf.Tensor2D), // dB = A^T . dy
       };
     },
   }) as tf.Tensor2D;
@@ -104,7 +105,7 @@ export function squaredDistances(x: tf.Tensor2D, codebook: tf.Tensor2D): tf.Tens
   return tf.tidy(() => {
     const xx = tf.sum(tf.square(x), 1, true); // [n,1]
     const cc = tf.reshape(tf.sum(tf.square(codebook), 1), [1, codebook.shape[0]]); // [1,k]
-    const xc = matMul(x, tf.transpose(codebook)); // explicit transpose: XNNPACK path
+    const xc = matMul(x, transpose2d(codebook)); // explicit transpose: XNNPACK path
     return tf.sub(tf.add(xx, cc), tf.mul(xc, 2)) as tf.Tensor2D;
   });
 }
