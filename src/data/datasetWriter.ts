@@ -1,8 +1,10 @@
 /**
  * Writes the three tables of an ingested dataset from the scratch tables that buildSequences
- * (src/data/sequences.ts) leaves, streaming: rows come out of DuckDB in output order a chunk at a
- * time and go into the Parquet encoders a batch at a time, so memory holds one batch per file.
+ * (src/data/sequences.ts) leaves, streaming: DuckDB sorts the rows into output order and exports
+ * them to text files in the scratch directory; those are read back line by line into the Parquet
+ * encoders a batch at a time, so memory holds one batch per file.
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import { ParquetStreamWriter } from '../tables/parquetStream.js';
@@ -16,7 +18,8 @@ import {
   type ItemRows,
 } from './datasetTables.js';
 import type { ItemText, ProgressSink } from './itemText.js';
-import type { Chunk, ScratchDb } from './scratchDb.js';
+import { readLines } from './lineReader.js';
+import type { ScratchDb } from './scratchDb.js';
 import { orderColumns } from './sequences.js';
 
 /**
@@ -60,18 +63,21 @@ async function withWriter(path: string, schema: Record<string, arrow.DataType>, 
 
 async function writeItems(db: ScratchDb, path: string): Promise<void> {
   // An item's record with the smallest meta_row wins; items without one get empty text. The choice
-  // is made on integers; the text then only streams through a join on a small table and the sort.
+  // is made on integers; the text only streams through a join on a small table and the sort.
   await db.run(`
     CREATE TABLE item_choice AS
       SELECT ids.item_id, ix.item_key, m.meta_row
       FROM item_ids ids JOIN item_index ix USING (i)
       LEFT JOIN (SELECT item_key, min(meta_row) AS meta_row FROM item_text GROUP BY item_key) m USING (item_key)`);
-  const query = `
-    SELECT c.item_id, c.item_key, t.asin, t.title, t.description, t.brand, t.categories, t.price
-    FROM item_text t JOIN item_choice c USING (meta_row)
-    UNION ALL
-    SELECT item_id, item_key, NULL, '', '', '', '', NULL FROM item_choice WHERE meta_row IS NULL
-    ORDER BY 1`;
+  const exported = await db.export(
+    'items.jsonl',
+    `SELECT c.item_id AS id, c.item_key AS key, t.asin, t.title, t.description, t.brand, t.categories, t.price
+     FROM item_text t JOIN item_choice c USING (meta_row)
+     UNION ALL
+     SELECT item_id, item_key, NULL, '', '', '', '', NULL FROM item_choice WHERE meta_row IS NULL
+     ORDER BY 1`,
+    'json',
+  );
   await withWriter(path, ITEMS_SCHEMA, GROUP_ROWS, async (writer) => {
     let batch: { itemIds: number[]; sourceIds: string[]; texts: ItemText[] } = { itemIds: [], sourceIds: [], texts: [] };
     let textLength = 0;
@@ -81,40 +87,35 @@ async function writeItems(db: ScratchDb, path: string): Promise<void> {
       textLength = 0;
       await writer.write(itemsBatch(rows));
     };
-    for await (const chunk of db.chunks(query)) {
-      const [id, key, asin, title, description, brand, categories, price] = [0, 1, 2, 3, 4, 5, 6, 7].map((c) => column(chunk, c)) as Columns<8>;
-      for (let r = 0; r < chunk.rowCount; r++) {
-        const text: ItemText = {
-          asin: asin(r) as string | null,
-          title: title(r) as string,
-          description: description(r) as string,
-          brand: brand(r) as string,
-          categories: categories(r) as string,
-          price: price(r) as number | null,
-        };
-        batch.itemIds.push(id(r) as number);
-        batch.sourceIds.push(key(r) as string);
-        batch.texts.push(text);
-        textLength += text.title.length + text.description.length + text.brand.length + text.categories.length;
-        if (batch.itemIds.length === BATCH_ROWS || textLength >= ITEM_TEXT_BUDGET) await flush();
-      }
+    for await (const { line, lineNumber } of readLines(exported)) {
+      const { id, key, ...text } = JSON.parse(line) as { id: number; key: string } & ItemText;
+      if (id !== lineNumber - 1) throw new Error(`${exported}:${lineNumber}: item ${id} out of order`);
+      batch.itemIds.push(id);
+      batch.sourceIds.push(key);
+      batch.texts.push(text);
+      textLength += text.title.length + text.description.length + text.brand.length + text.categories.length;
+      if (batch.itemIds.length === BATCH_ROWS || textLength >= ITEM_TEXT_BUDGET) await flush();
     }
     if (batch.itemIds.length > 0) await flush();
   });
+  await rm(exported);
 }
 
 /**
- * Both per-user files from one ordered pass over the kept interactions; positions are counted
- * here. The users' source ids come from a second, parallel stream in the same user order (so the
+ * Both per-user files from one ordered pass over the kept interactions (positions are counted
+ * here), with the users' source ids read beside it from a file in the same user order (so the
  * big sort carries no strings).
  */
 async function writeInteractionsAndSequences(db: ScratchDb, dir: string, hasTimestamps: boolean): Promise<void> {
-  const order = orderColumns({ hasTimestamps }, 'k.');
-  const interactionRows = db.chunks(`
-    SELECT uid.user_id, iid.item_id, k.ts
-    FROM kept k JOIN user_ids uid USING (u) JOIN item_ids iid USING (i)
-    ORDER BY uid.user_id, ${order}`);
-  const userKeys = rowsOf(db.chunks('SELECT user_id, user_key FROM user_ids JOIN users USING (u) ORDER BY user_id'));
+  const userKeys = await db.export('users.jsonl', 'SELECT user_key AS key FROM user_ids JOIN users USING (u) ORDER BY user_id', 'json');
+  const ordered = await db.export(
+    'interactions.csv',
+    `SELECT uid.user_id, iid.item_id${hasTimestamps ? ', floor(k.ts)::BIGINT' : ''}
+     FROM kept k JOIN user_ids uid USING (u) JOIN item_ids iid USING (i)
+     ORDER BY uid.user_id, ${orderColumns({ hasTimestamps }, 'k.')}`,
+    'csv',
+  );
+  const keys = readLines(userKeys);
   try {
     await withWriter(join(dir, 'interactions.parquet'), INTERACTIONS_SCHEMA, undefined, (interactions) =>
       withWriter(join(dir, 'sequences.parquet'), SEQUENCES_SCHEMA, GROUP_ROWS, async (sequences) => {
@@ -122,47 +123,34 @@ async function writeInteractionsAndSequences(db: ScratchDb, dir: string, hasTime
         const users = new SequenceBatch(hasTimestamps);
         let current = -1;
         let position = 0;
-        for await (const chunk of interactionRows) {
-          const [user, item, ts] = [0, 1, 2].map((c) => column(chunk, c)) as Columns<3>;
-          for (let r = 0; r < chunk.rowCount; r++) {
-            const userId = user(r) as number;
-            if (userId !== current) {
-              if (users.size === BATCH_ROWS) await sequences.write(users.take());
-              const next = await userKeys.next();
-              if (next.done || next.value[0] !== userId) throw new Error(`user ids out of step: ${userId} in the interactions, ${next.done ? 'none' : String(next.value[0])} in the users`);
-              users.startUser(userId, next.value[1] as string);
-              current = userId;
-              position = 0;
-            }
-            users.add(item(r) as number, ts(r) as number);
-            rows.add(userId, item(r) as number, position++, ts(r) as number);
-            if (rows.size === rows.capacity) await interactions.write(rows.take());
+        for await (const { line, lineNumber } of readLines(ordered)) {
+          const [user, item, seconds] = line.split(',');
+          const userId = Number(user);
+          const itemId = Number(item);
+          const time = hasTimestamps ? Number(seconds) : 0;
+          if (userId !== current) {
+            // Users come in id order 0, 1, 2, ...: line n of the keys file is user n's.
+            if (userId !== current + 1) throw new Error(`${ordered}:${lineNumber}: user ${userId} follows user ${current}`);
+            if (users.size === BATCH_ROWS) await sequences.write(users.take());
+            const next = await keys.next();
+            if (next.done) throw new Error(`${userKeys}: no source id for user ${userId}`);
+            users.startUser(userId, (JSON.parse(next.value.line) as { key: string }).key);
+            current = userId;
+            position = 0;
           }
+          users.add(itemId, time);
+          rows.add(userId, itemId, position++, time);
+          if (rows.size === rows.capacity) await interactions.write(rows.take());
         }
         if (rows.size > 0) await interactions.write(rows.take());
         if (users.size > 0) await sequences.write(users.take());
       }),
     );
   } finally {
-    await userKeys.return(undefined);
+    await keys.return(undefined);
   }
-}
-
-/** The rows of a chunk stream, one at a time. */
-async function* rowsOf(chunks: AsyncIterable<Chunk>): AsyncGenerator<unknown[]> {
-  for await (const chunk of chunks) {
-    const cols = Array.from({ length: chunk.columnCount }, (_, c) => column(chunk, c));
-    for (let r = 0; r < chunk.rowCount; r++) yield cols.map((get) => get(r));
-  }
-}
-
-type Column = (row: number) => unknown;
-type Columns<N extends number, T extends Column[] = []> = T['length'] extends N ? T : Columns<N, [...T, Column]>;
-
-/** A chunk's column `c`, by row (null for SQL NULL). */
-function column(chunk: Chunk, c: number): Column {
-  const vector = chunk.getColumnVector(c);
-  return (row) => vector.getItem(row);
+  await rm(userKeys);
+  await rm(ordered);
 }
 
 class InteractionBatch {

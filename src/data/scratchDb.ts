@@ -2,11 +2,11 @@
  * The scratch SQL engine of ingestion: a DuckDB database file in the ingestion's scratch
  * directory, with a fixed memory limit and the directory beside it for spilling. Dedupe, k-core and
  * ordering of tens of millions of reviews then run in bounded memory (DuckDB sorts, joins and
- * aggregates out of core), and the JS side only ever holds one batch of rows. The only module that
- * imports DuckDB.
+ * aggregates out of core), and the JS side only ever holds one batch of rows: big results come back
+ * through files (`export`), small ones as rows. The only module that imports DuckDB.
  */
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 
 /**
  * DuckDB's memory limit. Measured with bench/ingest (2 threads): 64 MB runs out of memory at 2-4M
@@ -17,12 +17,12 @@ export const SCRATCH_MEMORY_LIMIT = '160MB';
 export const SCRATCH_THREADS = 2;
 
 export type Appender = DuckDBAppender;
-export type Chunk = DuckDBDataChunk;
 
 export class ScratchDb {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
+    private readonly dir: string,
   ) {}
 
   /** Opens a fresh database in `dir` (which must exist and is removed by the caller). */
@@ -35,8 +35,12 @@ export class ScratchDb {
       temp_directory: join(dir, 'spill'),
       // Every read that needs an order says so; without this DuckDB may buffer to keep one.
       preserve_insertion_order: 'false',
+      // Hand freed memory back to the system soon (default: after 128 MB), so that the process's
+      // RSS follows the limit instead of the largest step's peak.
+      allocator_flush_threshold: '8MB',
+      allocator_background_threads: 'true',
     });
-    return new ScratchDb(instance, await instance.connect());
+    return new ScratchDb(instance, await instance.connect(), dir);
   }
 
   /** Runs statements; returns the rows the last one changed (DELETE, INSERT). */
@@ -59,21 +63,15 @@ export class ScratchDb {
   }
 
   /**
-   * A query's result chunk by chunk (DuckDB's vector size, 2048 rows), never all at once. Each
-   * stream has a connection of its own, so several can be read side by side.
+   * Writes a query's rows, in its order, to `name` in the scratch directory: CSV without a header,
+   * or JSON lines (for strings of any content). Large results leave DuckDB this way and are read
+   * back as text: the engine writes them within its memory limit, whereas result chunks handed to
+   * JS hold native memory until the JS garbage collector happens to finalize them.
    */
-  async *chunks(sql: string, params?: DuckDBValue[]): AsyncGenerator<Chunk> {
-    const connection = await this.instance.connect();
-    try {
-      const result = await connection.stream(sql, params);
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (chunk === null || chunk.rowCount === 0) return;
-        yield chunk;
-      }
-    } finally {
-      connection.closeSync();
-    }
+  async export(name: string, sql: string, format: 'csv' | 'json'): Promise<string> {
+    const path = join(this.dir, name);
+    await this.run(`COPY (${sql}) TO '${path.replaceAll("'", "''")}' (${format === 'csv' ? 'FORMAT csv, HEADER false' : 'FORMAT json'})`);
+    return path;
   }
 
   async appender(table: string): Promise<Appender> {
