@@ -15,7 +15,8 @@ import { buildSequences, type DropCounts, type SequenceSummary } from './sequenc
 import { resolveSourceFiles, type SourceFiles } from './sources.js';
 
 /** Bumped whenever a change alters what ingestion writes, so cached artifacts are not reused. */
-export const INGEST_CODE_VERSION = 'ingest/1';
+// 2: control characters dropped from item text, invalid UTF-8 refused, an LC-Rec user listed twice refused.
+export const INGEST_CODE_VERSION = 'ingest/2';
 
 export const INGEST_OUTPUTS = ['interactions.parquet', 'items.parquet', 'sequences.parquet', 'stats.json'] as const;
 
