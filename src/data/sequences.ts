@@ -14,8 +14,8 @@
  *   user_ids   (u, user_id)              new ids of the kept users
  *   item_ids   (i, item_id)              new ids of the kept items
  *
- * Only aggregates, joins, deletes and windows over users or items (never one over all
- * interactions) are used: the operators DuckDB spills best.
+ * Only aggregates, joins, deletes and windows over many small partitions (per user and item) or
+ * over the users or items are used: the operators DuckDB runs out of core.
  */
 import type { InteractionLog } from './interactionLog.js';
 import type { ScratchDb } from './scratchDb.js';
