@@ -21,7 +21,9 @@ export const CSV_2023_REQUIRED = ['user_id', 'parent_asin', 'timestamp'] as cons
  * the rating-only rows divided by leave-last-out or by two absolute times, every interaction in
  * exactly one file, each user's rows in time order (upstream sorts stably by time after
  * dropping repeats). Read train, valid, test in turn, the rows give each user's full sequence
- * in time order with ties in file order, the same as the rating-only file. The `_w_his` files add
+ * in time order with ties in file order, the same as the rating-only file (user ids follow first
+ * appearance in that reading order, so a user without training rows may be numbered later than
+ * from the rating-only file). The `_w_his` files add
  * `history`: the parent_asins before this one, space-separated; each row's history is checked
  * against the rebuilt sequence (its length is the row's position, its last item the previous one).
  */
