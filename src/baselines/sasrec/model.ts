@@ -47,16 +47,19 @@ export class Sasrec {
   constructor(readonly shape: SasrecShape, rng: Rng) {
     const d = shape.hidden;
     if (d % shape.heads !== 0) throw new RangeError(`hidden size ${d} is not divisible by ${shape.heads} heads`);
-    const normal = (rows: number, cols: number, std: number) =>
-      tf.variable(tf.tensor2d(Float32Array.from({ length: rows * cols }, () => rng.normal() * std), [rows, cols]));
-    // Xavier-uniform, as torch initialises the reference's linear and attention weights.
-    const xavier = (rows: number, cols: number) => {
+    // Xavier-uniform for every matrix, embeddings included, as genrec initialises SASRec. For the
+    // item table that is std ~0.013: item inputs (x sqrt(d)) start on the scale of the positions
+    // and the first logits near zero. Rows ~ N(0, 1/d) instead start 10x larger and train far
+    // slower on Beauty (valid Recall@10 0.035 against 0.053 after 3 epochs).
+    const xavier = (rows: number, cols: number, zeroFirstRow = false) => {
       const a = Math.sqrt(6 / (rows + cols));
-      return tf.variable(tf.tensor2d(Float32Array.from({ length: rows * cols }, () => (rng.float() * 2 - 1) * a), [rows, cols]));
+      const values = Float32Array.from({ length: rows * cols }, () => (rng.float() * 2 - 1) * a);
+      if (zeroFirstRow) values.fill(0, 0, cols);
+      return tf.variable(tf.tensor2d(values, [rows, cols]));
     };
     const vector = (n: number, value: number): V1 => tf.variable(tf.fill([n], value) as tf.Tensor1D);
-    this.itemEmb = normal(shape.numItems + 1, d, 1 / Math.sqrt(d));
-    this.posEmb = normal(shape.maxLength, d, 1 / Math.sqrt(d));
+    this.itemEmb = xavier(shape.numItems + 1, d, true); // row 0: padding
+    this.posEmb = xavier(shape.maxLength, d);
     this.blocks = Array.from({ length: shape.blocks }, () => ({
       ln1g: vector(d, 1), ln1b: vector(d, 0),
       wq: xavier(d, d), bq: vector(d, 0), wk: xavier(d, d), bk: vector(d, 0), wv: xavier(d, d), bv: vector(d, 0), wo: xavier(d, d), bo: vector(d, 0),
