@@ -1,28 +1,18 @@
 /**
- * AdamW, step for step as torch.optim.AdamW (the same update as src/rqvae/adamw.ts), generalised
+ * AdamW, step for step as torch.optim.AdamW (the update rule of src/tensor/adamwUpdate.ts), generalised
  * to parameters of which only some rows train (params.ts): the moments cover the trainable
  * entries only, and only those entries are decayed and updated. Host-side over Float32Arrays: one
  * JS loop per parameter instead of ~15 tf kernels, and the moments are ready to checkpoint.
  * The optimiser reads the trainable values at its first update (after a restore, again) and then
  * owns them: nothing else may assign those entries while it is in use.
  */
+import { adamwStep, updateParameter } from '../tensor/adamwUpdate.js';
+import type { AdamWMoments, AdamWOptions } from '../tensor/adamwUpdate.js';
 import { tf } from '../tensor/backend.js';
 import type { TrainableParam } from './params.js';
 import { sliceElements, takeSlice, trainableSize } from './params.js';
 
-export interface AdamWOptions {
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-}
-
-export interface AdamWMoments {
-  /** Updates applied so far (torch's `step`, used by the bias corrections). */
-  step: number;
-  m: Float32Array[];
-  v: Float32Array[];
-}
+export type { AdamWMoments, AdamWOptions } from '../tensor/adamwUpdate.js';
 
 export class SlicedAdamW {
   private m: Float32Array[];
@@ -48,11 +38,8 @@ export class SlicedAdamW {
   /** One update; `grads` hold the trainable entries of each parameter, multiplied by `gradScale` first (clipping). */
   apply(grads: readonly Float32Array[], lr: number, gradScale = 1): void {
     if (grads.length !== this.params.length) throw new RangeError(`AdamW: ${grads.length} gradients for ${this.params.length} parameters`);
-    const { beta1, beta2, epsilon, weightDecay } = this.opts;
     this.steps++;
-    const stepSize = lr / (1 - beta1 ** this.steps);
-    const bc2Sqrt = Math.sqrt(1 - beta2 ** this.steps);
-    const decay = 1 - lr * weightDecay;
+    const step = adamwStep(this.opts, this.steps, lr, gradScale);
     const dense = (this.dense ??= this.params.map((p) => (p.variable.dataSync() as Float32Array).slice()));
     this.params.forEach((param, i) => {
       const g = grads[i]!;
@@ -61,17 +48,16 @@ export class SlicedAdamW {
       if (g.length !== m.length) throw new RangeError(`AdamW: gradient of ${g.length} values for ${m.length} trainable entries of '${param.name}'`);
       const elements = this.elements[i];
       // A new array every step: the cpu backend keeps the array it is given as the tensor's storage.
-      const next = dense[i]!.slice();
-      for (let j = 0; j < g.length; j++) {
-        const at = elements ? elements[j]! : j;
-        const gj = g[j]! * gradScale;
-        const mOld = m[j]!;
-        // Moments are kept in float32 as torch does: round before using them.
-        const mj = Math.fround(mOld + (1 - beta1) * (gj - mOld));
-        const vj = Math.fround(beta2 * v[j]! + (1 - beta2) * gj * gj);
-        m[j] = mj;
-        v[j] = vj;
-        next[at] = next[at]! * decay - (stepSize * mj) / (Math.sqrt(vj) / bc2Sqrt + epsilon);
+      let next: Float32Array;
+      if (elements === undefined) {
+        next = new Float32Array(g.length);
+        updateParameter(dense[i]!, g, m, v, next, step);
+      } else {
+        // Gather the trainable entries, update them, scatter them into a copy of the whole.
+        const updated = new Float32Array(g.length);
+        updateParameter(takeSlice(dense[i]!, elements), g, m, v, updated, step);
+        next = dense[i]!.slice();
+        for (let j = 0; j < elements.length; j++) next[elements[j]!] = updated[j]!;
       }
       dense[i] = next;
       tf.tidy(() => param.variable.assign(tf.tensor(next.slice(), param.variable.shape, 'float32')));

@@ -10,7 +10,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BadInputError } from '../errors.js';
 import type { CausalLM, LinearFn } from '../llm/contract.js';
-import { clipScale, globalNorm } from '../rqvae/adamw.js';
+import { clipScale, globalNorm } from '../tensor/adamwUpdate.js';
 import { tf } from '../tensor/backend.js';
 import { initTensorEngine } from '../tensor/init.js';
 import { checkMemory } from '../tensor/memory.js';
