@@ -10,7 +10,9 @@
  *   loadavg           the 1-minute load average before and after the timed steps
  *   without_sinkhorn  the same with argmin on the last level; sinkhorn_ms: the assignment alone
  *   matmul_gflops_now / step_matmul_gflop: how fast plain matMuls run right now, and how much
- *                     matMul work a step holds (the floor of a step is their ratio)
+ *                     matMul work a step holds
+ *   matmul_floor_ms   the step's own matMuls (same shapes: forward, dW, dx, code distances) run
+ *                     back to back with nothing else: what a step costs before any other work
  *   node --import tsx bench/rqvae.ts [--levels 5] [--cpu] [--steps 8] [--profile]
  * --levels 4 is the cpu-beauty preset (4 x 256); --profile adds the kernel time by kernel name of
  * one step (tf.profile).
@@ -87,6 +89,35 @@ function matMulGflops(): number {
   }
   a.dispose();
   return Math.round((2 * 1024 ** 3) / (best / 1000) / 1e8) / 10;
+}
+
+/** The [m,k] x [k,n] products of one training step (rqvae/layers.ts, rqvae/quantizer.ts). */
+function stepMatMulShapes(): Array<[number, number, number]> {
+  const widths = [DIM, ...settings.hiddenWidths, settings.latentDim];
+  const shapes: Array<[number, number, number]> = [];
+  for (const w of [widths, [...widths].reverse()]) {
+    for (let i = 0; i + 1 < w.length; i++) {
+      const [inW, outW] = [w[i]!, w[i + 1]!];
+      shapes.push([BATCH, inW, outW]); // forward
+      shapes.push([inW, BATCH, outW]); // dW = x^T . dpre
+      if (!(w === widths && i === 0)) shapes.push([BATCH, outW, inW]); // dx = dpre . W^T (not for the data)
+    }
+  }
+  for (let l = 0; l < settings.levels; l++) shapes.push([BATCH, settings.latentDim + 1, settings.codebookSize]);
+  return shapes;
+}
+
+/** Fastest of 5 runs of all the step's matMuls back to back, ms. */
+function matMulFloorMs(): number {
+  const operands = stepMatMulShapes().map(([m, k, n]) => [tf.randomNormal([m, k]), tf.randomNormal([k, n])] as [tf.Tensor2D, tf.Tensor2D]);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    for (const [a, b] of operands) tf.tidy(() => void tf.matMul(a, b).dataSync());
+    best = Math.min(best, performance.now() - t0);
+  }
+  tf.dispose(operands.flat());
+  return Math.round(best);
 }
 
 interface StepTimes {
@@ -177,6 +208,7 @@ result['wall_ms_per_step'] = wasm['wall_ms_per_step'];
 result['cpu_ms_per_step'] = wasm['cpu_ms_per_step'];
 result['loadavg'] = wasm['loadavg'];
 result['matmul_gflops_now'] = matMulGflops();
+result['matmul_floor_ms'] = matMulFloorMs();
 result['wasm'] = wasm;
 if (values.cpu) result['cpu'] = await measure('cpu', 1);
 console.log(JSON.stringify(result));
