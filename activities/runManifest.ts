@@ -7,7 +7,8 @@ export function runManifestActivities({ store }: ActivityDeps) {
   return {
     /**
      * Writes the run manifest: config, stage keys and timings, code and machine facts. Written at
-     * the start and the end of a run, so `lcrec status` can answer from it alone.
+     * the start and the end of a run and as stages start and finish, so `lcrec status` can answer
+     * from it alone, even for a run whose server and worker died.
      */
     async recordRun(input: PipelineInput, status: RunStatus): Promise<void> {
       await store.putRunManifest({

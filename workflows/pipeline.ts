@@ -1,4 +1,4 @@
-import { ActivityCancellationType, ApplicationFailure, CancellationScope, defineQuery, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, CancellationScope, defineQuery, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { PipelineInput, RerunRequest, RunStatus, StageName, StageOutput, StagePlan, StageStatus } from '../src/pipeline/contracts.js';
 import { TASK_QUEUES } from './queues.js';
@@ -88,6 +88,14 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus>
   };
   setHandler(statusQuery, () => status);
   await control.recordRun(input, status);
+  // Also recorded whenever a stage starts running or finishes, so the manifest tells which stages
+  // are published even if the server and worker die together. One write at a time, each sending
+  // the status as it is when the write starts; best effort: the end-of-run record is the one that must land.
+  let progressRecords: Promise<void> = Promise.resolve();
+  const recordProgress = () => {
+    if (!patched('run-manifest-per-stage')) return; // runs started by older code replay without these writes
+    progressRecords = progressRecords.then(() => control.recordRun(input, status)).catch(() => undefined);
+  };
 
   const outputs = new Map<StageName, StageOutput>();
   const finished = new Map<StageName, Promise<StageOutput>>();
@@ -98,14 +106,16 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<RunStatus>
       step.stage,
       // A stage whose inputs failed never starts (it ends up 'skipped'); the others go on.
       Promise.all(step.needs.map((need) => finished.get(need)!)).then(async () => {
-        const output = await runOrReuse(entry, () => step.plan(input, outputs), step.run, forced.has(step.stage));
+        const output = await runOrReuse(entry, () => step.plan(input, outputs), step.run, forced.has(step.stage), recordProgress);
         outputs.set(step.stage, output);
+        recordProgress();
         return output;
       }),
     );
   }
   // Wait for every branch, so nothing is still running when the run manifest is written.
   const failure = (await Promise.allSettled(finished.values())).find((r) => r.status === 'rejected');
+  await progressRecords; // a late progress write must not land after the final one
   if (failure && isCancellation(failure.reason)) {
     status.state = 'cancelled';
     status.error = 'cancelled';
@@ -151,6 +161,7 @@ async function runOrReuse(
   plan: () => Promise<StagePlan>,
   run: (plan: StagePlan) => Promise<StageOutput>,
   force: boolean,
+  onRunning: () => void,
 ): Promise<StageOutput> {
   entry.startedAt = new Date().toISOString();
   entry.state = 'planning';
@@ -163,6 +174,7 @@ async function runOrReuse(
       entry.state = 'cached';
     } else {
       entry.state = 'running';
+      onRunning();
       const { cached, ...fresh } = planned;
       output = await run(cached ? { ...fresh, force: true } : fresh);
       entry.state = 'done';

@@ -63,6 +63,21 @@ test('the Temporal server killed (SIGKILL) mid-run and restarted on the same SQL
     }
     process.kill(pid, 'SIGKILL');
     await sleep(3000);
+
+    // With the server gone, `status` answers from the run manifest, which is recorded as stages
+    // start and finish: it already shows what is published and what was under way.
+    let recorded = { code: 1, stdout: '', stderr: '' };
+    for (let tries = 0; tries < 10; tries++) {
+      recorded = await lcrec('status', workflowId);
+      if (/rqvae\s+running/.test(recorded.stdout)) break;
+      await sleep(1000);
+    }
+    assert.equal(recorded.code, 0, recorded.stderr);
+    assert.match(recorded.stdout, /run manifest/);
+    assert.match(recorded.stdout, /ingest\s+done/);
+    assert.match(recorded.stdout, /embed\s+done/);
+    assert.match(recorded.stdout, /rqvae\s+running/);
+    assert.match(recorded.stdout, /semid\s+pending/);
     const restarted = await lcrec('server', 'start');
     assert.equal(restarted.code, 0, restarted.stderr);
     assert.match(restarted.stdout, new RegExp(`running at ${env.TEMPORAL_ADDRESS}`), 'same port, same SQLite file');
