@@ -17,8 +17,8 @@
  *
  * Speed: the hot loop, the row step fused with the column sums, runs as WebAssembly SIMD
  * (sinkhornSweep.ts/.wat: ~0.11 ms per iteration at 1024 x 256, against ~0.45 ms for the JS loop,
- * bit for bit the same); a whole assignment with 100 iterations takes ~27 ms, of which ~5 ms are
- * the two exp passes over the kernel (the start and one absorption).
+ * bit for bit the same); a whole assignment with 100 iterations takes 19-25 ms (bench/rqvae
+ * `sinkhorn_ms`), of which ~5 ms are the two exp passes over the kernel (start, one absorption).
  */
 import { argmaxWithColumnOffsets, costCentring, sinkhornAssign } from '../tensor/sinkhorn.js';
 import { SinkhornWorkspace } from './sinkhornSweep.js';
